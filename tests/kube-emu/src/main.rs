@@ -1,0 +1,4 @@
+fn main() {
+    eprintln!("kube-emu: not implemented yet");
+    std::process::exit(2);
+}
