@@ -29,7 +29,7 @@ impl Serialize for Code {
 
 /// Declares a module's codes as constants plus an `ALL` slice.
 ///
-/// ```ignore
+/// ```text
 /// codes! {
 ///     /// The manifest digest does not match the file.
 ///     DIGEST_MISMATCH = "package.manifest.digest_mismatch";
