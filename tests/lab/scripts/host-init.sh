@@ -60,6 +60,15 @@ setup_network() {
     ip link set eth0 up
 }
 
+# Debian's pristine root dotfile, else the skel one.
+base_file() {
+    if [ -f "/usr/share/base-files/$1" ]; then
+        printf '%s' "/usr/share/base-files/$1"
+    else
+        printf '%s' "/etc/skel/$2"
+    fi
+}
+
 setup_root() {
     mkdir -p "$RW" "$ROOT"
     mount -t tmpfs -o mode=0755 vnf-lab-rw "$RW"
@@ -70,6 +79,10 @@ setup_root() {
     mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs "$ROOT/run"
     mkdir -m 0755 "$ROOT/run/sshd" "$ROOT/run/lock"
     mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$ROOT/tmp"
+    # A clean root home like a fresh VM's, not this machine's /root.
+    mount -t tmpfs -o mode=0700 tmpfs "$ROOT/root"
+    install -m 0644 "$(base_file dot.profile .profile)" "$ROOT/root/.profile"
+    install -m 0644 "$(base_file dot.bashrc .bashrc)" "$ROOT/root/.bashrc"
     mkdir -p "$ROOT$LAB_BIN_DIR"
     mount --bind "$LAB_HOST_DIR/bin" "$ROOT$LAB_BIN_DIR"
 }

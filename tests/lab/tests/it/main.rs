@@ -1,0 +1,4 @@
+//! Lab integration tests: they need root and bring up real labs (see the crate README).
+
+mod hosts;
+mod util;
