@@ -31,7 +31,7 @@ clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 shellcheck:
-	git ls-files -z -- '*.sh' | xargs -0 -r shellcheck
+	git ls-files -z -- '*.sh' | xargs -0 -r shellcheck -x
 
 unit:
 	$(CARGO) test --workspace --exclude vnf-mgmt-python --no-fail-fast

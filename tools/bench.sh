@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every benchmark and prints the numbers the issues ask for. Benchmarks report;
+# they never fail on timing (performance targets are not test assertions).
+#
+# Environment:
+#   BENCH_QUICK=1   shorter criterion runs
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+section() { printf '\n===== %s =====\n' "$*"; }
+crit_args=()
+[[ "${BENCH_QUICK:-0}" == 1 ]] && crit_args=(--warm-up-time 1 --measurement-time 2)
+
+section "whole-package validation (target: a few ms)"
+cargo bench -q -p mgmt-driver --bench validate -- "${crit_args[@]}"
+
+if [[ -x vnf-package/benches/hash.sh ]]; then
+  section "hash throughput vs sha256sum on a 1 GiB file (target: >= 0.9x)"
+  vnf-package/benches/hash.sh
+fi
+
+if [[ -f hot-templates/benches/generate.rs ]]; then
+  section "HOT generation (target: well under 1 ms)"
+  cargo bench -q -p hot-templates --bench generate -- "${crit_args[@]}"
+fi
+
+if [[ -x tests/lab/benches/lab_up.sh ]]; then
+  section "lab: hosts up and memory per host (target: 10 hosts < 10 s)"
+  tests/lab/benches/lab_up.sh
+fi
