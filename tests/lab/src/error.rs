@@ -8,7 +8,7 @@ pub enum Error {
     #[error("invalid lab spec: {0}")]
     Spec(String),
     /// A file or process operation failed.
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Io {
         /// The step that failed.
         what: String,
