@@ -2,5 +2,7 @@
 
 mod hosts;
 mod nfs;
+mod teardown;
 mod volumes;
 mod util;
+mod vip;
