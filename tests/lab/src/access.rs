@@ -43,7 +43,10 @@ impl Lab {
     /// Common OpenSSH options: pinned host keys from the lab's known_hosts, no user config.
     fn ssh_opts(&self, cmd: &mut Command, auth: Auth<'_>) {
         cmd.args(["-F", "/dev/null", "-o", "StrictHostKeyChecking=yes", "-o"])
-            .arg(format!("UserKnownHostsFile={}", self.known_hosts().display()))
+            .arg(format!(
+                "UserKnownHostsFile={}",
+                self.known_hosts().display()
+            ))
             .args([
                 "-o",
                 "GlobalKnownHostsFile=/dev/null",
@@ -127,7 +130,13 @@ impl Lab {
         child.wait_with_output().map_err(Error::io("run sftp"))
     }
 
-    fn nfs_url(&self, server: Ipv4Addr, export: &str, file: &str, uid: Option<u32>) -> Result<String> {
+    fn nfs_url(
+        &self,
+        server: Ipv4Addr,
+        export: &str,
+        file: &str,
+        uid: Option<u32>,
+    ) -> Result<String> {
         self.guard(server)?;
         if !export.starts_with('/') || file.is_empty() || file.starts_with('/') {
             return Err(Error::Spec(format!(
@@ -153,12 +162,22 @@ impl Lab {
     ) -> Result<Vec<u8>> {
         let url = self.nfs_url(server, export, file, uid)?;
         let out = self.exec(host, &["nfs-cat", &url])?;
-        let out = sys::check(&format!("nfs read {url} on {host}"), &Command::new("nfs-cat"), out)?;
+        let out = sys::check(
+            &format!("nfs read {url} on {host}"),
+            &Command::new("nfs-cat"),
+            out,
+        )?;
         Ok(out.stdout)
     }
 
     /// [`Lab::nfs_read_as`] as root.
-    pub fn nfs_read(&self, host: &str, server: Ipv4Addr, export: &str, file: &str) -> Result<Vec<u8>> {
+    pub fn nfs_read(
+        &self,
+        host: &str,
+        server: Ipv4Addr,
+        export: &str,
+        file: &str,
+    ) -> Result<Vec<u8>> {
         self.nfs_read_as(host, server, export, file, None)
     }
 
@@ -178,12 +197,23 @@ impl Lab {
         sys::check("stage NFS upload", &Command::new("dd"), out)?;
         let out = self.exec(host, &["nfs-cp", tmp, &url])?;
         let _ = self.exec(host, &["rm", "-f", tmp]);
-        sys::check(&format!("nfs write {url} on {host}"), &Command::new("nfs-cp"), out)?;
+        sys::check(
+            &format!("nfs write {url} on {host}"),
+            &Command::new("nfs-cp"),
+            out,
+        )?;
         Ok(())
     }
 
     /// [`Lab::nfs_write_as`] as root.
-    pub fn nfs_write(&self, host: &str, server: Ipv4Addr, export: &str, file: &str, data: &[u8]) -> Result<()> {
+    pub fn nfs_write(
+        &self,
+        host: &str,
+        server: Ipv4Addr,
+        export: &str,
+        file: &str,
+        data: &[u8],
+    ) -> Result<()> {
         self.nfs_write_as(host, server, export, file, data, None)
     }
 
@@ -192,7 +222,11 @@ impl Lab {
         self.guard(server)?;
         let url = format!("nfs://{server}{export}");
         let out = self.exec(host, &["nfs-ls", &url])?;
-        let out = sys::check(&format!("nfs-ls {url} on {host}"), &Command::new("nfs-ls"), out)?;
+        let out = sys::check(
+            &format!("nfs-ls {url} on {host}"),
+            &Command::new("nfs-ls"),
+            out,
+        )?;
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 }

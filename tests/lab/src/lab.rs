@@ -123,7 +123,11 @@ impl Lab {
 
     fn init_state(&mut self) -> Result<()> {
         let d = &self.dir;
-        sys::write_file(&d.join("owner"), sys::pid_record(std::process::id()).as_bytes(), 0o644)?;
+        sys::write_file(
+            &d.join("owner"),
+            sys::pid_record(std::process::id()).as_bytes(),
+            0o644,
+        )?;
         for sub in ["bin", "hosts", "volumes"] {
             std::fs::create_dir(d.join(sub)).map_err(Error::io("create state dir"))?;
         }
@@ -164,7 +168,9 @@ impl Lab {
         let creds = serde_json::json!({"user": self.user, "password": self.password});
         sys::write_file(
             &d.join("credentials.json"),
-            serde_json::to_string_pretty(&creds).unwrap_or_default().as_bytes(),
+            serde_json::to_string_pretty(&creds)
+                .unwrap_or_default()
+                .as_bytes(),
             0o600,
         )?;
         self.save()?;
@@ -199,8 +205,14 @@ impl Lab {
     /// Claims 198.18.N.0/24 (then 198.19.N.0/24) not used by any other lab or route here.
     fn claim_subnet(&self) -> Result<Ipv4Addr> {
         let used = {
-            let a = sys::run("list addresses", Command::new("ip").args(["-4", "-o", "addr"]))?;
-            let r = sys::run("list routes", Command::new("ip").args(["-4", "route", "show", "table", "all"]))?;
+            let a = sys::run(
+                "list addresses",
+                Command::new("ip").args(["-4", "-o", "addr"]),
+            )?;
+            let r = sys::run(
+                "list routes",
+                Command::new("ip").args(["-4", "route", "show", "table", "all"]),
+            )?;
             format!(
                 "{}\n{}",
                 String::from_utf8_lossy(&a.stdout),
@@ -320,8 +332,14 @@ impl Lab {
     /// Memory used by a host: PSS of its processes plus its tmpfs root upper layer.
     pub fn host_memory_bytes(&self, name: &str) -> Result<u64> {
         let pid = self.host_pid(name)?;
-        let pss: u64 = sys::pids_in_pid_ns_of(pid).into_iter().map(sys::pss_bytes).sum();
-        let out = self.exec(name, &["df", "-B1", "--output=used", "/", "/run", "/tmp", "/dev"])?;
+        let pss: u64 = sys::pids_in_pid_ns_of(pid)
+            .into_iter()
+            .map(sys::pss_bytes)
+            .sum();
+        let out = self.exec(
+            name,
+            &["df", "-B1", "--output=used", "/", "/run", "/tmp", "/dev"],
+        )?;
         let tmpfs: u64 = String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter_map(|l| l.trim().parse::<u64>().ok())
@@ -451,7 +469,9 @@ impl Lab {
                                 s.name, self.subnet_base
                             )));
                         }
-                        if inner.reserved.contains(&ip) && inner.hosts.values().any(|h| h.info.ip == ip) {
+                        if inner.reserved.contains(&ip)
+                            && inner.hosts.values().any(|h| h.info.ip == ip)
+                        {
                             return Err(Error::Conflict(format!("ip {ip} is already in use")));
                         }
                         ip
@@ -495,12 +515,18 @@ impl Lab {
             batch = batch.replace(&format!("{{pid1:{}}}", s.name), &pid1.to_string());
         }
         let mut ipcmd = Command::new("ip");
-        ipcmd.args(["-batch", "-"]).stdin(Stdio::piped()).stderr(Stdio::piped());
+        ipcmd
+            .args(["-batch", "-"])
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut ipc = ipcmd.spawn().map_err(Error::io("spawn ip -batch"))?;
         if let Some(mut si) = ipc.stdin.take() {
-            si.write_all(batch.as_bytes()).map_err(Error::io("write ip -batch"))?;
+            si.write_all(batch.as_bytes())
+                .map_err(Error::io("write ip -batch"))?;
         }
-        let out = ipc.wait_with_output().map_err(Error::io("wait ip -batch"))?;
+        let out = ipc
+            .wait_with_output()
+            .map_err(Error::io("wait ip -batch"))?;
         let wired = sys::check("wire host links", &ipcmd, out);
 
         // Register now so that teardown and errors below see every child.
@@ -536,7 +562,12 @@ impl Lab {
             }
         }
         wired?;
-        self.wait_ready(&started.iter().map(|(s, ip, _, hdir, _)| (s.name.clone(), *ip, hdir.clone())).collect::<Vec<_>>())?;
+        self.wait_ready(
+            &started
+                .iter()
+                .map(|(s, ip, _, hdir, _)| (s.name.clone(), *ip, hdir.clone()))
+                .collect::<Vec<_>>(),
+        )?;
         self.save()
     }
 
@@ -554,7 +585,11 @@ impl Lab {
             (inner.authorized_keys.join("\n"), inner.lab_shims.clone())
         };
         if !keys.is_empty() {
-            sys::write_file(&hdir.join("authorized_keys"), format!("{keys}\n").as_bytes(), 0o600)?;
+            sys::write_file(
+                &hdir.join("authorized_keys"),
+                format!("{keys}\n").as_bytes(),
+                0o600,
+            )?;
         }
         sys::write_file(&bin.join("exportfs"), state::EXPORTFS_SH.as_bytes(), 0o755)?;
         for src in lab_shims.iter().chain(s.shim_dirs.iter()) {
@@ -605,7 +640,11 @@ impl Lab {
             .process_group(0)
             .spawn()
             .map_err(Error::io(format!("spawn host {}", s.name)))?;
-        sys::write_file(&hdir.join("unshare"), sys::pid_record(child.id()).as_bytes(), 0o644)?;
+        sys::write_file(
+            &hdir.join("unshare"),
+            sys::pid_record(child.id()).as_bytes(),
+            0o644,
+        )?;
         Ok((child, hdir))
     }
 
@@ -624,10 +663,10 @@ impl Lab {
                 };
                 {
                     let mut inner = self.lock();
-                    if let Some(c) = inner.hosts.get_mut(name).and_then(|hs| hs.child.as_mut()) {
-                        if let Ok(Some(st)) = c.try_wait() {
-                            return Err(fail(format!("host process exited ({st})")));
-                        }
+                    if let Some(c) = inner.hosts.get_mut(name).and_then(|hs| hs.child.as_mut())
+                        && let Ok(Some(st)) = c.try_wait()
+                    {
+                        return Err(fail(format!("host process exited ({st})")));
                     }
                 }
                 if !hdir.join("ready").exists() {
@@ -647,7 +686,10 @@ impl Lab {
                         .map(|s| s.trim().to_string())
                         .map_err(|e| fail(format!("no {t} host key: {e}")))
                 };
-                let keys = HostKeys { ed25519: key("ed25519")?, ecdsa: key("ecdsa")? };
+                let keys = HostKeys {
+                    ed25519: key("ed25519")?,
+                    ecdsa: key("ecdsa")?,
+                };
                 let pid1 = std::fs::read_to_string(hdir.join("pid1"))
                     .ok()
                     .and_then(|s| s.trim().parse::<u32>().ok())
@@ -689,18 +731,18 @@ impl Lab {
                 return Ok(());
             }
             h.info.alive = false;
-            let rec = std::fs::read_to_string(self.dir.join("hosts").join(name).join("unshare")).ok();
+            let rec =
+                std::fs::read_to_string(self.dir.join("hosts").join(name).join("unshare")).ok();
             (h.child.take(), h.pid1, rec)
         };
         if let Some(mut c) = child {
             let _ = c.kill();
             let _ = c.wait();
-        } else if let Some(rec) = rec {
-            if sys::record_alive(&rec) {
-                if let Some(pid) = rec.split_whitespace().next() {
-                    let _ = Command::new("kill").args(["-KILL", pid]).status();
-                }
-            }
+        } else if let Some(rec) = rec
+            && sys::record_alive(&rec)
+            && let Some(pid) = rec.split_whitespace().next()
+        {
+            let _ = Command::new("kill").args(["-KILL", pid]).status();
         }
         let deadline = Instant::now() + Duration::from_secs(10);
         while pid1 != 0 && sys::alive(pid1) && Instant::now() < deadline {
@@ -747,13 +789,17 @@ impl Lab {
     /// Like [`Lab::exec`] with `input` on stdin.
     pub fn exec_input(&self, host: &str, argv: &[&str], input: &[u8]) -> Result<Output> {
         let mut cmd = self.exec_command(host, argv)?;
-        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = cmd.spawn().map_err(Error::io(format!("exec on {host}")))?;
         if let Some(mut si) = child.stdin.take() {
             // A command that does not read its stdin closes the pipe: not an error.
             let _ = si.write_all(input);
         }
-        child.wait_with_output().map_err(Error::io(format!("exec on {host}")))
+        child
+            .wait_with_output()
+            .map_err(Error::io(format!("exec on {host}")))
     }
 
     /// The `nsenter` command that [`Lab::exec`] runs, for callers that want to stream.
@@ -812,7 +858,10 @@ impl Lab {
         drop(f);
         let out = sys::run(
             &format!("attach loop device for volume {}", v.id),
-            Command::new("losetup").arg("--find").arg("--show").arg(&image),
+            Command::new("losetup")
+                .arg("--find")
+                .arg("--show")
+                .arg(&image),
         )?;
         let loop_dev = String::from_utf8_lossy(&out.stdout).trim().to_string();
         let base = loop_dev.trim_start_matches("/dev/");
@@ -839,7 +888,10 @@ impl Lab {
     /// Creates a new, unattached volume.
     pub fn create_unattached_volume(&self, spec: VolumeSpec) -> Result<()> {
         if self.lock().volumes.contains_key(&spec.id) {
-            return Err(Error::Conflict(format!("volume {} already exists", spec.id)));
+            return Err(Error::Conflict(format!(
+                "volume {} already exists",
+                spec.id
+            )));
         }
         self.create_volume(&spec)?;
         self.save()
@@ -871,18 +923,29 @@ impl Lab {
         };
         let alive_pid = {
             let inner = self.lock();
-            inner.hosts.get(&host).filter(|h| h.info.alive).map(|h| h.pid1)
+            inner
+                .hosts
+                .get(&host)
+                .filter(|h| h.info.alive)
+                .map(|h| h.pid1)
         };
         if let Some(pid) = alive_pid {
-            let mountinfo = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap_or_default();
+            let mountinfo =
+                std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap_or_default();
             let needle = format!("{}:{}", num.0, num.1);
-            if let Some(line) = mountinfo.lines().find(|l| l.split(' ').nth(2) == Some(needle.as_str())) {
+            if let Some(line) = mountinfo
+                .lines()
+                .find(|l| l.split(' ').nth(2) == Some(needle.as_str()))
+            {
                 let at = line.split(' ').nth(4).unwrap_or("?");
                 return Err(Error::Conflict(format!(
                     "volume {id} is mounted at {at} on {host}; unmount it first"
                 )));
             }
-            self.exec_ok(&host, &["rm", "-f", &dev, &format!("/dev/disk/by-id/{by_id}")])?;
+            self.exec_ok(
+                &host,
+                &["rm", "-f", &dev, &format!("/dev/disk/by-id/{by_id}")],
+            )?;
         }
         let mut inner = self.lock();
         if let Some(h) = inner.hosts.get_mut(&host) {
@@ -915,9 +978,28 @@ impl Lab {
             (letter, v.spec.by_id_name(), v.dev_num)
         };
         let path = format!("/dev/{dev}");
-        self.exec_ok(host, &["mknod", "-m", "0660", &path, "b", &num.0.to_string(), &num.1.to_string()])?;
+        self.exec_ok(
+            host,
+            &[
+                "mknod",
+                "-m",
+                "0660",
+                &path,
+                "b",
+                &num.0.to_string(),
+                &num.1.to_string(),
+            ],
+        )?;
         self.exec_ok(host, &["chgrp", "disk", &path])?;
-        self.exec_ok(host, &["ln", "-sfn", &format!("../../{dev}"), &format!("/dev/disk/by-id/{by_id}")])?;
+        self.exec_ok(
+            host,
+            &[
+                "ln",
+                "-sfn",
+                &format!("../../{dev}"),
+                &format!("/dev/disk/by-id/{by_id}"),
+            ],
+        )?;
         {
             let mut inner = self.lock();
             if let Some(h) = inner.hosts.get_mut(host) {
@@ -938,13 +1020,21 @@ impl Lab {
             match inner.volumes.get(id) {
                 None => return Err(Error::NotFound(format!("no volume {id:?}"))),
                 Some(v) if v.attachment.is_some() => {
-                    return Err(Error::Conflict(format!("volume {id} is attached; detach it first")))
+                    return Err(Error::Conflict(format!(
+                        "volume {id} is attached; detach it first"
+                    )));
                 }
                 Some(_) => {}
             }
-            inner.volumes.remove(id).ok_or_else(|| Error::NotFound(id.to_string()))?
+            inner
+                .volumes
+                .remove(id)
+                .ok_or_else(|| Error::NotFound(id.to_string()))?
         };
-        sys::run("detach loop device", Command::new("losetup").arg("-d").arg(&v.loop_dev))?;
+        sys::run(
+            "detach loop device",
+            Command::new("losetup").arg("-d").arg(&v.loop_dev),
+        )?;
         std::fs::remove_file(&v.image).map_err(Error::io("remove volume image"))?;
         self.save()
     }
@@ -959,11 +1049,19 @@ impl Lab {
         )?;
         let route = String::from_utf8_lossy(&out.stdout).trim().to_string();
         let on_subnet = ip.octets()[..3] == self.subnet_base.octets()[..3];
-        let via_bridge = route.split_whitespace().collect::<Vec<_>>().windows(2).any(|w| w == ["dev", self.bridge.as_str()]);
+        let via_bridge = route
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .windows(2)
+            .any(|w| w == ["dev", self.bridge.as_str()]);
         if on_subnet && via_bridge && !route.contains(" via ") {
             Ok(())
         } else {
-            Err(Error::NotOnLab { ip, route, bridge: self.bridge.clone() })
+            Err(Error::NotOnLab {
+                ip,
+                route,
+                bridge: self.bridge.clone(),
+            })
         }
     }
 
@@ -974,7 +1072,9 @@ impl Lab {
     pub fn detach(self) -> LabInfo {
         let info = self.info();
         let _ = std::fs::write(self.dir.join("detached"), b"");
-        if let Some((mut child, stdin)) = self.reaper.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some((mut child, stdin)) =
+            self.reaper.lock().unwrap_or_else(|e| e.into_inner()).take()
+        {
             if let Some(mut si) = stdin {
                 let _ = si.write_all(b"detach\n");
             }
@@ -1011,7 +1111,9 @@ impl Lab {
                 }
             }
         }
-        if let Some((mut child, stdin)) = self.reaper.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some((mut child, stdin)) =
+            self.reaper.lock().unwrap_or_else(|e| e.into_inner()).take()
+        {
             if let Some(mut si) = stdin {
                 let _ = si.write_all(b"down\n");
             }
@@ -1063,10 +1165,10 @@ fn wait_pid1(name: &str, hdir: &Path, child: &mut Option<Child>) -> Result<u32> 
                 Err(_) => {}
             }
         }
-        if let Some(c) = child.as_mut() {
-            if let Ok(Some(st)) = c.try_wait() {
-                return Err(fail(format!("host process exited ({st})")));
-            }
+        if let Some(c) = child.as_mut()
+            && let Ok(Some(st)) = c.try_wait()
+        {
+            return Err(fail(format!("host process exited ({st})")));
         }
         if Instant::now() > deadline {
             return Err(fail("PID 1 never started".into()));
@@ -1111,7 +1213,9 @@ fn preflight() -> Result<()> {
         })
         .unwrap_or_default();
     if uid != "0" {
-        return Err(Error::Environment("the lab needs root (namespaces, bridge, loop devices)".into()));
+        return Err(Error::Environment(
+            "the lab needs root (namespaces, bridge, loop devices)".into(),
+        ));
     }
     for bin in [
         "/usr/sbin/sshd",

@@ -17,7 +17,10 @@ use clap::{Parser, Subcommand};
 use vnf_lab::{Lab, LabSpec, state};
 
 #[derive(Parser)]
-#[command(name = "vnf-lab", about = "Test lab of real SSH hosts in network namespaces")]
+#[command(
+    name = "vnf-lab",
+    about = "Test lab of real SSH hosts in network namespaces"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -48,6 +51,7 @@ enum Cmd {
         /// Host name.
         host: String,
         /// Remote command.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         cmd: Vec<String>,
     },
     /// Run a command as root inside a host's namespaces.
@@ -58,7 +62,7 @@ enum Cmd {
         /// Host name.
         host: String,
         /// Command.
-        #[arg(required = true)]
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         cmd: Vec<String>,
     },
     /// Tear labs down.
@@ -77,7 +81,11 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     match run(cli) {
@@ -97,7 +105,10 @@ fn one_lab(lab: Option<String>) -> Result<String> {
     match labs.as_slice() {
         [one] => Ok(one.clone()),
         [] => bail!("no lab is running"),
-        _ => bail!("several labs are running ({}): pass --lab ID", labs.join(", ")),
+        _ => bail!(
+            "several labs are running ({}): pass --lab ID",
+            labs.join(", ")
+        ),
     }
 }
 
@@ -141,10 +152,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .iter()
                 .find(|h| h.name == host)
                 .with_context(|| format!("no host {host} in lab {id}"))?;
+            // Same guard as the library: only ever connect through the lab bridge.
+            let route = Command::new("ip")
+                .args(["-o", "route", "get", &h.ip.to_string()])
+                .output()?;
+            let route = String::from_utf8_lossy(&route.stdout);
+            if !route.contains(&format!(" dev {} ", info.bridge)) || route.contains(" via ") {
+                bail!(
+                    "refusing to connect to {}: route {route:?} is not via the lab bridge",
+                    h.ip
+                );
+            }
             let st = Command::new("ssh")
                 .args(["-F", "/dev/null", "-o", "StrictHostKeyChecking=yes", "-o"])
                 .arg(format!("UserKnownHostsFile={}", info.known_hosts.display()))
-                .args(["-o", "PubkeyAuthentication=no", "-p", &h.ssh_port.to_string()])
+                .args([
+                    "-o",
+                    "PubkeyAuthentication=no",
+                    "-p",
+                    &h.ssh_port.to_string(),
+                ])
                 .env("SSH_ASKPASS", info.state_dir.join("bin/askpass.sh"))
                 .env("SSH_ASKPASS_REQUIRE", "force")
                 .env("VNF_LAB_PASSWORD", &h.password)
@@ -155,10 +182,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Exec { lab, host, cmd } => {
             let id = one_lab(lab)?;
-            let pid = std::fs::read_to_string(state::state_dir(&id).join("hosts").join(&host).join("pid1"))
-                .with_context(|| format!("no host {host} in lab {id}"))?;
+            let pid = std::fs::read_to_string(
+                state::state_dir(&id).join("hosts").join(&host).join("pid1"),
+            )
+            .with_context(|| format!("no host {host} in lab {id}"))?;
             let st = Command::new("nsenter")
-                .args(["-t", pid.trim(), "-m", "-u", "-i", "-n", "-p", "-r", "-w", "--", "env", "-i"])
+                .args([
+                    "-t",
+                    pid.trim(),
+                    "-m",
+                    "-u",
+                    "-i",
+                    "-n",
+                    "-p",
+                    "-r",
+                    "-w",
+                    "--",
+                    "env",
+                    "-i",
+                ])
                 .arg(format!("PATH={}", vnf_lab::HOST_PATH))
                 .args(["HOME=/root", "LANG=C.UTF-8"])
                 .args(&cmd)

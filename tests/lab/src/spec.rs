@@ -101,12 +101,12 @@ impl LabSpec {
     /// Checks names, ids, sizes and addresses; every problem is a clear [`Error::Spec`].
     pub fn validate(&self) -> Result<()> {
         validate_name("user", self.user(), 32)?;
-        if let Some(p) = &self.password {
-            if p.is_empty() || p.contains(['\n', ':']) {
-                return Err(Error::Spec(
-                    "password must be non-empty without ':' or newlines".into(),
-                ));
-            }
+        if let Some(p) = &self.password
+            && (p.is_empty() || p.contains(['\n', ':']))
+        {
+            return Err(Error::Spec(
+                "password must be non-empty without ':' or newlines".into(),
+            ));
         }
         for k in &self.authorized_keys {
             if k.trim().is_empty() || k.contains('\n') {
@@ -123,10 +123,10 @@ impl LabSpec {
             if !names.insert(h.name.as_str()) {
                 return Err(Error::Spec(format!("duplicate host name {:?}", h.name)));
             }
-            if let Some(ip) = h.ip {
-                if !ips.insert(ip) {
-                    return Err(Error::Spec(format!("duplicate host ip {ip}")));
-                }
+            if let Some(ip) = h.ip
+                && !ips.insert(ip)
+            {
+                return Err(Error::Spec(format!("duplicate host ip {ip}")));
             }
             for v in &h.volumes {
                 if !vols.insert(v.id.as_str()) {
@@ -322,7 +322,10 @@ mod tests {
         for (yaml, needle) in [
             ("hosts: [{name: M1}]", "host name"),
             ("hosts: [{name: a}, {name: a}]", "duplicate host name"),
-            ("hosts: [{name: a, volumes: [{id: x, size: lots}]}]", "bad size"),
+            (
+                "hosts: [{name: a, volumes: [{id: x, size: lots}]}]",
+                "bad size",
+            ),
             ("hosts: [{name: a, colour: red}]", "cannot parse"),
             ("hosts: [{name: a, ip: 300.1.1.1}]", "cannot parse"),
             ("hosts: [{name: a, volumes: [{id: 'a/b'}]}]", "volume id"),

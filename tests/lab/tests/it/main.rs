@@ -1,8 +1,9 @@
 //! Lab integration tests: they need root and bring up real labs (see the crate README).
 
+mod cli;
 mod hosts;
 mod nfs;
 mod teardown;
-mod volumes;
 mod util;
 mod vip;
+mod volumes;

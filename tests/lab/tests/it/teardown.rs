@@ -12,12 +12,15 @@ use crate::util::Scratch;
 const BIN: &str = env!("CARGO_BIN_EXE_vnf-lab");
 
 /// Everything the lab could leave behind; empty means clean.
-fn leftovers(info: &LabInfo) -> Vec<String> {
+pub(crate) fn leftovers(info: &LabInfo) -> Vec<String> {
     let mut found = Vec::new();
     if info.state_dir.exists() {
         found.push(format!("state dir {}", info.state_dir.display()));
     }
-    let links = Command::new("ip").args(["-o", "link", "show"]).output().unwrap();
+    let links = Command::new("ip")
+        .args(["-o", "link", "show"])
+        .output()
+        .unwrap();
     for l in String::from_utf8_lossy(&links.stdout).lines() {
         if l.contains(&format!("vl{}-", info.id)) || l.contains(&info.bridge) {
             found.push(format!("link {l}"));
@@ -31,26 +34,38 @@ fn leftovers(info: &LabInfo) -> Vec<String> {
         }
     }
     for e in std::fs::read_dir("/sys/block").unwrap().flatten() {
-        if let Ok(b) = std::fs::read_to_string(e.path().join("loop/backing_file")) {
-            if b.contains(&info.id) {
-                found.push(format!("loop {} -> {}", e.file_name().to_string_lossy(), b.trim()));
-            }
+        if let Ok(b) = std::fs::read_to_string(e.path().join("loop/backing_file"))
+            && b.contains(&info.id)
+        {
+            found.push(format!(
+                "loop {} -> {}",
+                e.file_name().to_string_lossy(),
+                b.trim()
+            ));
         }
     }
     let sd = info.state_dir.to_string_lossy().into_owned();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
         let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
         if String::from_utf8_lossy(&cmd).contains(&sd) {
-            found.push(format!("process {pid}: {}", String::from_utf8_lossy(&cmd).replace('\0', " ")));
+            found.push(format!(
+                "process {pid}: {}",
+                String::from_utf8_lossy(&cmd).replace('\0', " ")
+            ));
         }
-        if let Ok(mi) = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")) {
-            if mi.contains(&sd) {
-                found.push(format!("mount namespace of pid {pid} still mounts {sd}"));
-            }
+        if let Ok(mi) = std::fs::read_to_string(format!("/proc/{pid}/mountinfo"))
+            && mi.contains(&sd)
+        {
+            found.push(format!("mount namespace of pid {pid} still mounts {sd}"));
         }
     }
-    if Path::new(&format!("/run/vnf-lab/subnets/{net}")).read_link().is_ok_and(|t| t.to_string_lossy() == info.id) {
+    if Path::new(&format!("/run/vnf-lab/subnets/{net}"))
+        .read_link()
+        .is_ok_and(|t| t.to_string_lossy() == info.id)
+    {
         found.push(format!("subnet claim {net}"));
     }
     found
@@ -87,7 +102,10 @@ fn held_lab(scratch: &Scratch) -> (Child, LabInfo) {
     let mut json = String::new();
     loop {
         let mut line = String::new();
-        assert!(out.read_line(&mut line).unwrap() > 0, "vnf-lab up ended early: {json}");
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "vnf-lab up ended early: {json}"
+        );
         json.push_str(&line);
         if line == "}\n" {
             break;
@@ -108,12 +126,21 @@ fn held_lab(scratch: &Scratch) -> (Child, LabInfo) {
     nsenter(&["mkdir", "-p", "/volume"]);
     nsenter(&["mount", "/dev/vdb", "/volume"]);
     nsenter(&["rpcbind", "-w"]);
-    assert!(!leftovers(&info).is_empty(), "the lab left no trace while running?");
+    assert!(
+        !leftovers(&info).is_empty(),
+        "the lab left no trace while running?"
+    );
     (child, info)
 }
 
 fn signal(pid: u32, sig: &str) {
-    assert!(Command::new("kill").args([sig, &pid.to_string()]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
 }
 
 #[test]
@@ -145,15 +172,26 @@ fn owner_and_reaper_killed_then_swept() {
     child.wait().unwrap();
     // Nobody tore it down: owner and reaper are gone. (A concurrent `Lab::up` elsewhere
     // may sweep it any moment from now on, which is the same mechanism under test.)
-    assert!(info.state_dir.join("hosts/s1/pid1").exists(), "torn down without a sweep");
-    let out = Command::new(BIN).args(["down", "--all-stale"]).output().unwrap();
+    assert!(
+        info.state_dir.join("hosts/s1/pid1").exists(),
+        "torn down without a sweep"
+    );
+    let out = Command::new(BIN)
+        .args(["down", "--all-stale"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{out:?}");
     assert_eq!(leftovers(&info), Vec::<String>::new());
 }
 
 #[test]
 fn drop_and_panic_leave_nothing() {
-    let lab = Lab::up(LabSpec::builder().host_with_volume("a", "0d1e2f3a-4b5c-6d7e-8f90-a1b2c3d4e5f6", "16M").build()).unwrap();
+    let lab = Lab::up(
+        LabSpec::builder()
+            .host_with_volume("a", "0d1e2f3a-4b5c-6d7e-8f90-a1b2c3d4e5f6", "16M")
+            .build(),
+    )
+    .unwrap();
     let info = lab.info();
     drop(lab);
     assert_eq!(leftovers(&info), Vec::<String>::new());

@@ -56,23 +56,59 @@ fn vip_moves_to_the_backup_master_when_the_master_dies() {
     let pin = |k: &str| k.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
 
     for (h, prio, me, peer) in [("m1", 150, m1.ip, m2.ip), ("m2", 100, m2.ip, m1.ip)] {
-        lab.exec_ok(h, &["mkdir", "-p", "/etc/keepalived", "/etc/haproxy"]).unwrap();
-        let conf = keepalived_conf(h, prio, me, peer, vip);
-        lab.exec_input(h, &["dd", "of=/etc/keepalived/keepalived.conf", "status=none"], conf.as_bytes()).unwrap();
-        lab.exec_input(h, &["dd", "of=/etc/haproxy/haproxy.cfg", "status=none"], HAPROXY_CFG.as_bytes()).unwrap();
-        lab.exec_ok(h, &["haproxy", "-c", "-q", "-f", "/etc/haproxy/haproxy.cfg"]).unwrap();
-        lab.exec_ok(h, &["haproxy", "-f", "/etc/haproxy/haproxy.cfg"]).unwrap();
-        lab.exec_ok(h, &["keepalived", "-D", "-l", "-f", "/etc/keepalived/keepalived.conf", "-p", "/run/keepalived.pid", "-r", "/run/keepalived-vrrp.pid"])
+        lab.exec_ok(h, &["mkdir", "-p", "/etc/keepalived", "/etc/haproxy"])
             .unwrap();
+        let conf = keepalived_conf(h, prio, me, peer, vip);
+        lab.exec_input(
+            h,
+            &["dd", "of=/etc/keepalived/keepalived.conf", "status=none"],
+            conf.as_bytes(),
+        )
+        .unwrap();
+        lab.exec_input(
+            h,
+            &["dd", "of=/etc/haproxy/haproxy.cfg", "status=none"],
+            HAPROXY_CFG.as_bytes(),
+        )
+        .unwrap();
+        lab.exec_ok(
+            h,
+            &["haproxy", "-c", "-q", "-f", "/etc/haproxy/haproxy.cfg"],
+        )
+        .unwrap();
+        lab.exec_ok(h, &["haproxy", "-f", "/etc/haproxy/haproxy.cfg"])
+            .unwrap();
+        lab.exec_ok(
+            h,
+            &[
+                "keepalived",
+                "-D",
+                "-l",
+                "-f",
+                "/etc/keepalived/keepalived.conf",
+                "-p",
+                "/run/keepalived.pid",
+                "-r",
+                "/run/keepalived-vrrp.pid",
+            ],
+        )
+        .unwrap();
     }
 
     wait_for("VIP on m1 (higher priority)", || holds_vip(&lab, "m1", vip));
     assert!(!holds_vip(&lab, "m2", vip), "VIP on both masters");
-    wait_for("m1's HAProxy answering on the VIP", || key_behind(&lab, vip).as_deref() == Some(pin(&m1.host_keys.ed25519).as_str()));
+    wait_for("m1's HAProxy answering on the VIP", || {
+        key_behind(&lab, vip).as_deref() == Some(pin(&m1.host_keys.ed25519).as_str())
+    });
 
     lab.kill_host("m1").unwrap();
-    assert!(TcpStream::connect_timeout(&SocketAddr::from((m1.ip, 22)), Duration::from_secs(2)).is_err(), "dead m1 still answers");
+    assert!(
+        TcpStream::connect_timeout(&SocketAddr::from((m1.ip, 22)), Duration::from_secs(2)).is_err(),
+        "dead m1 still answers"
+    );
 
     wait_for("VIP on m2 after m1 died", || holds_vip(&lab, "m2", vip));
-    wait_for("m2's HAProxy answering on the VIP", || key_behind(&lab, vip).as_deref() == Some(pin(&m2.host_keys.ed25519).as_str()));
+    wait_for("m2's HAProxy answering on the VIP", || {
+        key_behind(&lab, vip).as_deref() == Some(pin(&m2.host_keys.ed25519).as_str())
+    });
 }
