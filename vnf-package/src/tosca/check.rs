@@ -103,10 +103,7 @@ impl TypeRegistry {
                 break;
             }
             out.push(t);
-            cur = t
-                .derived_from
-                .as_ref()
-                .and_then(|(p, _)| self.get(kind, p));
+            cur = t.derived_from.as_ref().and_then(|(p, _)| self.get(kind, p));
         }
         out
     }
@@ -276,7 +273,8 @@ fn check_types(types: &TypeRegistry, report: &mut Report) {
     all.sort_by(|a, b| a.location.cmp(&b.location));
     for t in all {
         if let Some((parent, loc)) = &t.derived_from {
-            let primitive_parent = t.kind == TypeKind::Data && PRIMITIVES.contains(&parent.as_str());
+            let primitive_parent =
+                t.kind == TypeKind::Data && PRIMITIVES.contains(&parent.as_str());
             if !primitive_parent && types.get(t.kind, parent).is_none() {
                 report.error(
                     codes::TYPE_UNKNOWN_PARENT,
@@ -308,7 +306,10 @@ fn check_types(types: &TypeRegistry, report: &mut Report) {
                 if !seen.insert(c.name.as_str()) {
                     break;
                 }
-                cur = c.derived_from.as_ref().and_then(|(p, _)| types.get(t.kind, p));
+                cur = c
+                    .derived_from
+                    .as_ref()
+                    .and_then(|(p, _)| types.get(t.kind, p));
             }
         }
         let ctx = Ctx {
@@ -319,7 +320,15 @@ fn check_types(types: &TypeRegistry, report: &mut Report) {
             check_schema_types(types, &d.schema, report);
             if let Some(def) = &d.default {
                 let ptr = d.location.pointer.clone().unwrap_or_default();
-                check_value(types, &ctx, def, &d.schema, &format!("{ptr}/default"), report, 0);
+                check_value(
+                    types,
+                    &ctx,
+                    def,
+                    &d.schema,
+                    &format!("{ptr}/default"),
+                    report,
+                    0,
+                );
             }
         }
         for r in &t.requirements {
@@ -349,7 +358,10 @@ fn check_types(types: &TypeRegistry, report: &mut Report) {
             if types.get(TypeKind::Capability, ct).is_none() {
                 report.error(
                     codes::TYPE_UNKNOWN,
-                    format!("capability `{name}` of `{}` has unknown type `{ct}`", t.name),
+                    format!(
+                        "capability `{name}` of `{}` has unknown type `{ct}`",
+                        t.name
+                    ),
                     loc.clone(),
                 );
             }
@@ -421,7 +433,15 @@ fn check_topology(types: &TypeRegistry, topo: &Topology, file: &str, report: &mu
         check_schema_types(types, &d.schema, report);
         if let Some(def) = &d.default {
             let ptr = d.location.pointer.clone().unwrap_or_default();
-            check_value(types, &ctx, def, &d.schema, &format!("{ptr}/default"), report, 0);
+            check_value(
+                types,
+                &ctx,
+                def,
+                &d.schema,
+                &format!("{ptr}/default"),
+                report,
+                0,
+            );
         }
     }
     for nt in topo.node_templates.values() {
@@ -494,11 +514,7 @@ fn check_topology(types: &TypeRegistry, topo: &Topology, file: &str, report: &mu
                         !props.is_empty(),
                         &format!("capability `{cname}` of `{}`", nt.name),
                         loc,
-                        &format!(
-                            "{}/capabilities/{}/properties",
-                            nt.pointer,
-                            esc(cname)
-                        ),
+                        &format!("{}/capabilities/{}/properties", nt.pointer, esc(cname)),
                         report,
                     );
                 }
@@ -508,7 +524,10 @@ fn check_topology(types: &TypeRegistry, topo: &Topology, file: &str, report: &mu
             match types.interface_type(&nt.type_name, iname) {
                 None => report.error(
                     codes::INTERFACE_UNDEFINED,
-                    format!("node type `{}` defines no interface `{iname}`", nt.type_name),
+                    format!(
+                        "node type `{}` defines no interface `{iname}`",
+                        nt.type_name
+                    ),
                     ia.location.clone(),
                 ),
                 Some(it) => {
@@ -520,10 +539,7 @@ fn check_topology(types: &TypeRegistry, topo: &Topology, file: &str, report: &mu
                         if !ops.contains(&op.name.as_str()) {
                             report.error(
                                 codes::OPERATION_UNKNOWN,
-                                format!(
-                                    "interface type `{it}` has no operation `{}`",
-                                    op.name
-                                ),
+                                format!("interface type `{it}` has no operation `{}`", op.name),
                                 op.location.clone(),
                             );
                         }
@@ -550,7 +566,10 @@ fn check_topology(types: &TypeRegistry, topo: &Topology, file: &str, report: &mu
         if types.get(TypeKind::Group, &g.type_name).is_none() {
             report.error(
                 codes::GROUP_TYPE,
-                format!("group `{}` has unknown group type `{}`", g.name, g.type_name),
+                format!(
+                    "group `{}` has unknown group type `{}`",
+                    g.name, g.type_name
+                ),
                 g.type_location.clone(),
             );
         } else {
@@ -581,7 +600,10 @@ fn check_topology(types: &TypeRegistry, topo: &Topology, file: &str, report: &mu
         if types.get(TypeKind::Policy, &p.type_name).is_none() {
             report.error(
                 codes::POLICY_TYPE,
-                format!("policy `{}` has unknown policy type `{}`", p.name, p.type_name),
+                format!(
+                    "policy `{}` has unknown policy type `{}`",
+                    p.name, p.type_name
+                ),
                 p.type_location.clone(),
             );
         } else {
@@ -891,7 +913,9 @@ fn check_data_value(
         }
     }
     for d in defs.values() {
-        let present = entries.iter().any(|(k, it)| k.name == d.name && !it.is_null());
+        let present = entries
+            .iter()
+            .any(|(k, it)| k.name == d.name && !it.is_null());
         if d.required && d.default.is_none() && !present {
             report.error(
                 codes::PROPERTY_MISSING,
@@ -1028,7 +1052,10 @@ mod tests {
             "tosca.artifacts.Implementation.Python",
             "tosca.artifacts.Root"
         ));
-        assert_eq!(reg.primitive_base("tosca.datatypes.json").as_deref(), Some("string"));
+        assert_eq!(
+            reg.primitive_base("tosca.datatypes.json").as_deref(),
+            Some("string")
+        );
     }
 
     #[test]
@@ -1041,7 +1068,10 @@ mod tests {
             resolve("Definitions/top.yaml", "types.yaml").as_deref(),
             Some("Definitions/types.yaml")
         );
-        assert_eq!(resolve("top.yaml", "./a/../b.yaml").as_deref(), Some("b.yaml"));
+        assert_eq!(
+            resolve("top.yaml", "./a/../b.yaml").as_deref(),
+            Some("b.yaml")
+        );
         assert_eq!(resolve("Definitions/top.yaml", "../../etc/passwd"), None);
         assert_eq!(resolve("Definitions/top.yaml", "/etc/passwd"), None);
     }

@@ -166,7 +166,11 @@ pub fn parse_str(text: &str, file: &str, report: &mut Report) -> Option<ServiceT
         }
         Some((_, v)) => {
             let s = p
-                .string(v, "/tosca_definitions_version", "`tosca_definitions_version`")
+                .string(
+                    v,
+                    "/tosca_definitions_version",
+                    "`tosca_definitions_version`",
+                )
                 .unwrap_or_default();
             if !VERSIONS.contains(&s.as_str()) {
                 let loc = p.at(v, "/tosca_definitions_version");
@@ -407,7 +411,11 @@ fn parse_type(p: &mut P, kind: TypeKind, k: &Key, v: &Node, ptr: &str) -> Option
                 }
                 None => {
                     let loc = p.key_at(ck, &cpp);
-                    p.err(codes::STRUCTURE, "capability definition without `type`", loc);
+                    p.err(
+                        codes::STRUCTURE,
+                        "capability definition without `type`",
+                        loc,
+                    );
                 }
             }
         }

@@ -233,11 +233,22 @@ mod tests {
     fn other_families() {
         let b = parse(ScalarKind::Bitrate, "100 Mbps").expect("bitrate");
         assert_eq!(b.canonical, 100e6);
-        assert_eq!(parse(ScalarKind::Bitrate, "1 MBps").expect("bytes").canonical, 8e6);
+        assert_eq!(
+            parse(ScalarKind::Bitrate, "1 MBps")
+                .expect("bytes")
+                .canonical,
+            8e6
+        );
         assert!(parse(ScalarKind::Bitrate, "1 mbps").is_err());
-        assert_eq!(parse(ScalarKind::Frequency, "2 GHz").expect("f").canonical, 2e9);
+        assert_eq!(
+            parse(ScalarKind::Frequency, "2 GHz").expect("f").canonical,
+            2e9
+        );
         assert_eq!(parse(ScalarKind::Time, "10 s").expect("t").canonical, 10.0);
         assert_eq!(parse(ScalarKind::Time, "2 m").expect("t").canonical, 120.0);
-        assert_eq!(parse(ScalarKind::Time, "1.5 h").expect("t").canonical, 5400.0);
+        assert_eq!(
+            parse(ScalarKind::Time, "1.5 h").expect("t").canonical,
+            5400.0
+        );
     }
 }

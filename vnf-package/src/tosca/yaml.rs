@@ -324,7 +324,15 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
             let line = loc.as_ref().map(|l| clamp(l.line())).filter(|l| *l > 0);
             let column = loc.as_ref().map(|l| clamp(l.column())).filter(|c| *c > 0);
             let message = e.to_string();
-            let message = message.lines().next().unwrap_or("invalid YAML").to_owned();
+            let mut message = message.lines().next().unwrap_or("invalid YAML");
+            message = message.strip_prefix("error: ").unwrap_or(message);
+            // Drop a leading "line N column M: " (the position is reported separately).
+            if message.starts_with("line ")
+                && let Some(i) = message.find(": ")
+            {
+                message = &message[i + 2..];
+            }
+            let message = message.to_owned();
             Err(SyntaxError {
                 message,
                 line,

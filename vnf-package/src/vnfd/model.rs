@@ -78,7 +78,9 @@ pub struct Flavour {
 impl Flavour {
     /// The aspect that scales this VDU, if any (a VDU belongs to at most one aspect).
     pub fn aspect_of_vdu(&self, vdu: &str) -> Option<&ScalingAspect> {
-        self.aspects.values().find(|a| a.vdu_deltas.contains_key(vdu))
+        self.aspects
+            .values()
+            .find(|a| a.vdu_deltas.contains_key(vdu))
     }
 
     /// The level to use: the requested one or `default_level`.
