@@ -21,6 +21,16 @@ pub trait PackageFiles {
     fn read_text(&self, rel: &str) -> Option<String>;
 }
 
+impl PackageFiles for crate::archive::Package {
+    fn contains(&self, rel: &str) -> bool {
+        crate::archive::Package::contains(self, rel)
+    }
+
+    fn read_text(&self, rel: &str) -> Option<String> {
+        crate::archive::Package::read_text(self, rel).ok()
+    }
+}
+
 /// Pointer of `additionalParams.k8s_cluster_installation_param`.
 pub const K8S: &str = "/additionalParams/k8s_cluster_installation_param";
 

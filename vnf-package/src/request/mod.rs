@@ -19,6 +19,8 @@ mod redact;
 pub mod shape;
 pub mod source;
 pub mod syntax;
+#[cfg(test)]
+mod tests;
 
 pub use check::{PackageContext, PackageFiles, Parts, check, check_local, check_parts, parse_pv, validate};
 pub use load::{Loaded, load, parse};
