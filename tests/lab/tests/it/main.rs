@@ -3,6 +3,7 @@
 mod cli;
 mod hosts;
 mod nfs;
+mod scripts;
 mod teardown;
 mod util;
 mod vip;
