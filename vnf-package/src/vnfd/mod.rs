@@ -1,14 +1,16 @@
 //! The SOL001 VNFD: typed model ([`model`]) built from TOSCA service templates, and the
 //! cross-checks between its parts ([`build`]).
 //!
-//! Entry points: [`load_files`] (any [`crate::tosca::Files`] source, e.g. a directory
+//! Entry points: [`load`] (an opened [`crate::archive::Package`]), [`load_files`] (any [`crate::tosca::Files`] source, e.g. a directory
 //! through [`crate::tosca::DirFiles`]) and [`build`] (an already loaded service).
 
 pub mod build;
 pub mod model;
+mod package;
 
 pub use build::{build, load_files, sol001};
 pub use model::*;
+pub use package::load;
 
 pub mod codes {
     //! Finding codes of the VNFD layer.
@@ -53,5 +55,7 @@ pub mod codes {
         LEVEL_UNKNOWN = "vnfd.level.unknown";
         /// VduInstantiationLevels disagrees with initial delta + aspect deltas × scale level.
         LEVEL_INSTANCES_MISMATCH = "vnfd.level.instances_mismatch";
+        /// The package has no Entry-Definitions, so there is no VNFD to load.
+        NO_ENTRY_DEFINITIONS = "vnfd.entry.missing";
     }
 }
