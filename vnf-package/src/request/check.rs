@@ -106,10 +106,20 @@ impl Parts {
                 p.master = Some(k.master_node.clone());
                 p.worker = Some(k.worker_node.clone());
                 p.proxy = k.proxy.clone();
-                p.registries = k.private_registry_connection_info.iter().cloned().enumerate().collect();
+                p.registries = k
+                    .private_registry_connection_info
+                    .iter()
+                    .cloned()
+                    .enumerate()
+                    .collect();
                 p.storage = k.storage_server.clone();
                 p.storage_present = k.storage_server.is_some();
-                p.pvs = k.pv_registration_params.iter().cloned().enumerate().collect();
+                p.pvs = k
+                    .pv_registration_params
+                    .iter()
+                    .cloned()
+                    .enumerate()
+                    .collect();
                 p.pvs_present = !k.pv_registration_params.is_empty();
             }
         }
@@ -131,8 +141,10 @@ impl Parts {
                 };
                 for (j, cp) in cps.iter().enumerate() {
                     if let Some(id) = cp.get("cpdId").and_then(Value::as_str) {
-                        p.ext_cpds
-                            .push((format!("/extVirtualLinks/{i}/extCps/{j}/cpdId"), id.to_string()));
+                        p.ext_cpds.push((
+                            format!("/extVirtualLinks/{i}/extCps/{j}/cpdId"),
+                            id.to_string(),
+                        ));
                     }
                 }
             }
@@ -388,7 +400,11 @@ impl Checker<'_> {
                 if let Some(c) = syntax::unsafe_char(k) {
                     self.unsafe_char(c, &kp);
                 } else if let Err(e) = syntax::check_absolute(k) {
-                    self.error(codes::PATH_INVALID, format!("`ssh_private_key_path` {e}"), &kp);
+                    self.error(
+                        codes::PATH_INVALID,
+                        format!("`ssh_private_key_path` {e}"),
+                        &kp,
+                    );
                 }
             } else {
                 self.relative_path(k, &kp);
@@ -397,7 +413,8 @@ impl Checker<'_> {
         if password.is_none() && key.is_none() {
             self.error(
                 codes::CREDENTIALS_MISSING,
-                "neither `password` nor `ssh_private_key_path` is given; SSH login is impossible".into(),
+                "neither `password` nor `ssh_private_key_path` is given; SSH login is impossible"
+                    .into(),
                 &ptr(base, "password"),
             );
         }
@@ -443,7 +460,11 @@ impl Checker<'_> {
 
     fn cidrs(&mut self, p: &Parts) {
         let mut nets: Vec<(&'static str, Cidr, String, bool)> = Vec::new();
-        let mut parse = |me: &mut Self, label: &'static str, text: Option<&str>, default: Option<&str>, pointer: String| {
+        let mut parse = |me: &mut Self,
+                         label: &'static str,
+                         text: Option<&str>,
+                         default: Option<&str>,
+                         pointer: String| {
             let (t, is_default) = match (text, default) {
                 (Some(t), _) => (t, false),
                 (None, Some(d)) => (d, true),
@@ -469,7 +490,13 @@ impl Checker<'_> {
         };
         let m = ptr(K8S, "master_node");
         if let Some(master) = &p.master {
-            parse(self, "pod_cidr", master.pod_cidr.as_deref(), Some(DEFAULT_POD_CIDR), ptr(&m, "pod_cidr"));
+            parse(
+                self,
+                "pod_cidr",
+                master.pod_cidr.as_deref(),
+                Some(DEFAULT_POD_CIDR),
+                ptr(&m, "pod_cidr"),
+            );
             parse(
                 self,
                 "cluster_cidr",
@@ -512,12 +539,19 @@ impl Checker<'_> {
 
     fn proxy(&mut self, proxy: &Proxy) {
         let base = ptr(K8S, "proxy");
-        for (key, v) in [("http_proxy", &proxy.http_proxy), ("https_proxy", &proxy.https_proxy)] {
+        for (key, v) in [
+            ("http_proxy", &proxy.http_proxy),
+            ("https_proxy", &proxy.https_proxy),
+        ] {
             if let Some(url) = v
                 && let Err(e) = syntax::check_proxy_url(url)
             {
                 // The URL may hold credentials: never shown.
-                self.error(codes::PROXY_URL_INVALID, format!("`{key}` {e}"), &ptr(&base, key));
+                self.error(
+                    codes::PROXY_URL_INVALID,
+                    format!("`{key}` {e}"),
+                    &ptr(&base, key),
+                );
             }
         }
         if let Some(np) = &proxy.no_proxy {
@@ -529,14 +563,21 @@ impl Checker<'_> {
                     } else {
                         codes::NO_PROXY_INVALID
                     };
-                    self.error(code, format!("`no_proxy` entry `{}` {e}", shown(entry)), &pt);
+                    self.error(
+                        code,
+                        format!("`no_proxy` entry `{}` {e}", shown(entry)),
+                        &pt,
+                    );
                 }
             }
         }
     }
 
     fn registry(&mut self, i: usize, reg: &PrivateRegistry) {
-        let base = ptr(&ptr(K8S, "private_registry_connection_info"), &i.to_string());
+        let base = ptr(
+            &ptr(K8S, "private_registry_connection_info"),
+            &i.to_string(),
+        );
         let ct_ok = match &reg.connection_type {
             Value::Number(n) => n.as_u64().is_some_and(|x| x <= 1),
             Value::String(s) => s == "0" || s == "1",
@@ -561,12 +602,17 @@ impl Checker<'_> {
         {
             self.error(
                 codes::USERNAME_INVALID,
-                "registry `username` must be non-empty, without whitespace or shell metacharacters".into(),
+                "registry `username` must be non-empty, without whitespace or shell metacharacters"
+                    .into(),
                 &ptr(&base, "username"),
             );
         }
         if reg.password.as_deref() == Some("") {
-            self.error(codes::PASSWORD_EMPTY, "password is empty".into(), &ptr(&base, "password"));
+            self.error(
+                codes::PASSWORD_EMPTY,
+                "password is empty".into(),
+                &ptr(&base, "password"),
+            );
         }
         if let Some(c) = &reg.certificate_path {
             self.relative_path(c, &ptr(&base, "certificate_path"));
@@ -600,14 +646,22 @@ impl Checker<'_> {
         }
         for (i, pv) in &p.pvs {
             let base = ptr(&pvp, &i.to_string());
-            self.relative_path(&pv.pv_manifest_file_path, &ptr(&base, "pv_manifest_file_path"));
+            self.relative_path(
+                &pv.pv_manifest_file_path,
+                &ptr(&base, "pv_manifest_file_path"),
+            );
             self.resource_name(&pv.nfs_server_cp, &ptr(&base, "nfs_server_cp"));
         }
         let Some(ss) = &p.storage else {
             return;
         };
         let base = ptr(K8S, "storage_server");
-        self.node(&base, &ss.username, ss.password.as_deref(), ss.ssh_private_key_path.as_deref());
+        self.node(
+            &base,
+            &ss.username,
+            ss.password.as_deref(),
+            ss.ssh_private_key_path.as_deref(),
+        );
         self.resource_name(&ss.ssh_cp_name, &ptr(&base, "ssh_cp_name"));
         if let Some(n) = &ss.nic_cp_name {
             self.resource_name(n, &ptr(&base, "nic_cp_name"));
@@ -648,7 +702,11 @@ impl Checker<'_> {
                 continue;
             }
             if let Err(e) = syntax::check_absolute(&cv.mount_to) {
-                self.error(codes::PATH_INVALID, format!("`mount_to` `{}` {e}", cv.mount_to), &mp);
+                self.error(
+                    codes::PATH_INVALID,
+                    format!("`mount_to` `{}` {e}", cv.mount_to),
+                    &mp,
+                );
                 continue;
             }
             if let Some(why) = bad_mount_point(&cv.mount_to) {
@@ -659,10 +717,15 @@ impl Checker<'_> {
                 );
                 continue;
             }
-            if mounts.iter().any(|m| syntax::path_within(m, &cv.mount_to) || syntax::path_within(&cv.mount_to, m)) {
+            if mounts.iter().any(|m| {
+                syntax::path_within(m, &cv.mount_to) || syntax::path_within(&cv.mount_to, m)
+            }) {
                 self.error(
                     codes::STORAGE_DUPLICATE,
-                    format!("`mount_to` `{}` is or contains another volume's mount point", cv.mount_to),
+                    format!(
+                        "`mount_to` `{}` is or contains another volume's mount point",
+                        cv.mount_to
+                    ),
                     &mp,
                 );
             }
@@ -675,9 +738,17 @@ impl Checker<'_> {
             if let Some(c) = syntax::unsafe_char(&ex.export_dir) {
                 self.unsafe_char(c, &dp);
             } else if let Err(e) = syntax::check_absolute(&ex.export_dir) {
-                self.error(codes::PATH_INVALID, format!("`export_dir` `{}` {e}", ex.export_dir), &dp);
+                self.error(
+                    codes::PATH_INVALID,
+                    format!("`export_dir` `{}` {e}", ex.export_dir),
+                    &dp,
+                );
             } else {
-                if !mounts.is_empty() && !mounts.iter().any(|m| syntax::path_within(&ex.export_dir, m)) {
+                if !mounts.is_empty()
+                    && !mounts
+                        .iter()
+                        .any(|m| syntax::path_within(&ex.export_dir, m))
+                {
                     self.error(
                         codes::EXPORT_OUTSIDE_MOUNT,
                         format!(
@@ -731,14 +802,32 @@ impl Checker<'_> {
         }
         for (i, reg) in &p.registries {
             if let Some(c) = &reg.certificate_path {
-                let b = ptr(&ptr(K8S, "private_registry_connection_info"), &i.to_string());
+                let b = ptr(
+                    &ptr(K8S, "private_registry_connection_info"),
+                    &i.to_string(),
+                );
                 self.package_file(files, c, &ptr(&b, "certificate_path"));
             }
         }
         for (base, key) in [
-            (ptr(K8S, "master_node"), p.master.as_ref().and_then(|m| m.ssh_private_key_path.as_deref())),
-            (ptr(K8S, "worker_node"), p.worker.as_ref().and_then(|m| m.ssh_private_key_path.as_deref())),
-            (ptr(K8S, "storage_server"), p.storage.as_ref().and_then(|m| m.ssh_private_key_path.as_deref())),
+            (
+                ptr(K8S, "master_node"),
+                p.master
+                    .as_ref()
+                    .and_then(|m| m.ssh_private_key_path.as_deref()),
+            ),
+            (
+                ptr(K8S, "worker_node"),
+                p.worker
+                    .as_ref()
+                    .and_then(|m| m.ssh_private_key_path.as_deref()),
+            ),
+            (
+                ptr(K8S, "storage_server"),
+                p.storage
+                    .as_ref()
+                    .and_then(|m| m.ssh_private_key_path.as_deref()),
+            ),
         ] {
             if let Some(k) = key
                 && !k.starts_with('/')
@@ -755,7 +844,10 @@ impl Checker<'_> {
             let known: Vec<&str> = ctx.vnfd.flavours.keys().map(String::as_str).collect();
             self.error(
                 codes::UNKNOWN_FLAVOUR,
-                format!("flavour `{fid}` is not in the VNFD (flavours: {})", list(&known)),
+                format!(
+                    "flavour `{fid}` is not in the VNFD (flavours: {})",
+                    list(&known)
+                ),
                 "/flavourId",
             );
             return;
@@ -765,7 +857,11 @@ impl Checker<'_> {
             && !flavour.instantiation_levels.contains_key(l)
         {
             level_ok = false;
-            let known: Vec<&str> = flavour.instantiation_levels.keys().map(String::as_str).collect();
+            let known: Vec<&str> = flavour
+                .instantiation_levels
+                .keys()
+                .map(String::as_str)
+                .collect();
             self.error(
                 codes::UNKNOWN_LEVEL,
                 format!(
@@ -775,7 +871,11 @@ impl Checker<'_> {
                 "/instantiationLevelId",
             );
         }
-        let level = if level_ok { flavour.level(p.level.as_deref()) } else { None };
+        let level = if level_ok {
+            flavour.level(p.level.as_deref())
+        } else {
+            None
+        };
         self.flavour_refs(p, flavour, level);
     }
 
@@ -786,7 +886,11 @@ impl Checker<'_> {
         if let Ok(n) = syntax::normalize_relative(s)
             && !files.contains(&n)
         {
-            self.error(codes::FILE_MISSING, format!("`{n}` is not in the package"), pointer);
+            self.error(
+                codes::FILE_MISSING,
+                format!("`{n}` is not in the package"),
+                pointer,
+            );
         }
     }
 
@@ -795,7 +899,12 @@ impl Checker<'_> {
         let exports: Vec<&str> = p
             .storage
             .as_ref()
-            .map(|s| s.nfs_server_setup_params.iter().map(|e| e.export_dir.as_str()).collect())
+            .map(|s| {
+                s.nfs_server_setup_params
+                    .iter()
+                    .map(|e| e.export_dir.as_str())
+                    .collect()
+            })
             .unwrap_or_default();
         let mut names: Vec<String> = Vec::new();
         for (i, pv) in &p.pvs {
@@ -842,7 +951,11 @@ impl Checker<'_> {
                         );
                     }
                     names.push(pvm.name.clone());
-                    if !exports.is_empty() && !exports.iter().any(|e| syntax::path_within(&pvm.nfs_path, e)) {
+                    if !exports.is_empty()
+                        && !exports
+                            .iter()
+                            .any(|e| syntax::path_within(&pvm.nfs_path, e))
+                    {
                         self.report.error(
                             codes::PV_PATH_NOT_EXPORTED,
                             format!(
@@ -859,7 +972,12 @@ impl Checker<'_> {
         }
     }
 
-    fn flavour_refs(&mut self, p: &Parts, f: &Flavour, level: Option<&crate::vnfd::InstantiationLevel>) {
+    fn flavour_refs(
+        &mut self,
+        p: &Parts,
+        f: &Flavour,
+        level: Option<&crate::vnfd::InstantiationLevel>,
+    ) {
         let fid = f.id.as_str();
         // CP names.
         let cp_vdu = |name: &str| f.cps.get(name).map(|c| c.vdu.clone());
@@ -875,34 +993,53 @@ impl Checker<'_> {
             if let Some(n) = &master.nic_cp_name {
                 cp_refs.push((ptr(&m, "nic_cp_name"), n));
             }
-            master_vdu = master.nic_cp_name.as_deref().and_then(cp_vdu).or_else(|| cp_vdu(&master.ssh_cp_name));
+            master_vdu = master
+                .nic_cp_name
+                .as_deref()
+                .and_then(cp_vdu)
+                .or_else(|| cp_vdu(&master.ssh_cp_name));
         }
         if let Some(worker) = &p.worker {
             cp_refs.push((ptr(&w, "ssh_cp_name"), &worker.ssh_cp_name));
             if let Some(n) = &worker.nic_cp_name {
                 cp_refs.push((ptr(&w, "nic_cp_name"), n));
             }
-            worker_vdu = worker.nic_cp_name.as_deref().and_then(cp_vdu).or_else(|| cp_vdu(&worker.ssh_cp_name));
+            worker_vdu = worker
+                .nic_cp_name
+                .as_deref()
+                .and_then(cp_vdu)
+                .or_else(|| cp_vdu(&worker.ssh_cp_name));
         }
         if let Some(ss) = &p.storage {
             cp_refs.push((ptr(&s, "ssh_cp_name"), &ss.ssh_cp_name));
             if let Some(n) = &ss.nic_cp_name {
                 cp_refs.push((ptr(&s, "nic_cp_name"), n));
             }
-            storage_vdu = ss.nic_cp_name.as_deref().and_then(cp_vdu).or_else(|| cp_vdu(&ss.ssh_cp_name));
+            storage_vdu = ss
+                .nic_cp_name
+                .as_deref()
+                .and_then(cp_vdu)
+                .or_else(|| cp_vdu(&ss.ssh_cp_name));
         }
         for (i, pv) in &p.pvs {
             cp_refs.push((
-                ptr(&ptr(&ptr(K8S, "pv_registration_params"), &i.to_string()), "nfs_server_cp"),
+                ptr(
+                    &ptr(&ptr(K8S, "pv_registration_params"), &i.to_string()),
+                    "nfs_server_cp",
+                ),
                 &pv.nfs_server_cp,
             ));
         }
         let known_cps: Vec<&str> = f.cps.keys().map(String::as_str).collect();
         for (pt, name) in &cp_refs {
-            if syntax::unsafe_char(name).is_none() && !name.is_empty() && !f.cps.contains_key(*name) {
+            if syntax::unsafe_char(name).is_none() && !name.is_empty() && !f.cps.contains_key(*name)
+            {
                 self.error(
                     codes::UNKNOWN_CP,
-                    format!("`{name}` is not a CP of flavour `{fid}` (CPs: {})", list(&known_cps)),
+                    format!(
+                        "`{name}` is not a CP of flavour `{fid}` (CPs: {})",
+                        list(&known_cps)
+                    ),
                     pt,
                 );
             }
@@ -940,10 +1077,20 @@ impl Checker<'_> {
                     );
                 }
             }
-            self.aspect(f, master.aspect_id.as_deref(), master_vdu.as_deref(), &ptr(&m, "aspect_id"));
+            self.aspect(
+                f,
+                master.aspect_id.as_deref(),
+                master_vdu.as_deref(),
+                &ptr(&m, "aspect_id"),
+            );
         }
         if let Some(worker) = &p.worker {
-            self.aspect(f, worker.aspect_id.as_deref(), worker_vdu.as_deref(), &ptr(&w, "aspect_id"));
+            self.aspect(
+                f,
+                worker.aspect_id.as_deref(),
+                worker_vdu.as_deref(),
+                &ptr(&w, "aspect_id"),
+            );
         }
         // Volumes.
         if let Some(ss) = &p.storage {
@@ -958,7 +1105,10 @@ impl Checker<'_> {
                 if !f.volumes.contains_key(id) {
                     self.error(
                         codes::UNKNOWN_VOLUME,
-                        format!("`{id}` is not a VirtualBlockStorage of flavour `{fid}` (volumes: {})", list(&known)),
+                        format!(
+                            "`{id}` is not a VirtualBlockStorage of flavour `{fid}` (volumes: {})",
+                            list(&known)
+                        ),
                         &vp,
                     );
                 } else if let Some(vdu) = &storage_vdu
@@ -979,7 +1129,10 @@ impl Checker<'_> {
             if !f.cps.contains_key(cpd) {
                 self.error(
                     codes::EXT_CP_UNKNOWN,
-                    format!("`{cpd}` is not a CP of flavour `{fid}` (CPs: {})", list(&known_cps)),
+                    format!(
+                        "`{cpd}` is not a CP of flavour `{fid}` (CPs: {})",
+                        list(&known_cps)
+                    ),
                     pt,
                 );
             }
@@ -1010,7 +1163,11 @@ impl Checker<'_> {
                 let known: Vec<&str> = f.aspects.keys().map(String::as_str).collect();
                 self.error(
                     codes::UNKNOWN_ASPECT,
-                    format!("`{a}` is not a scaling aspect of flavour `{}` (aspects: {})", f.id, list(&known)),
+                    format!(
+                        "`{a}` is not a scaling aspect of flavour `{}` (aspects: {})",
+                        f.id,
+                        list(&known)
+                    ),
                     pointer,
                 );
             }
@@ -1021,7 +1178,10 @@ impl Checker<'_> {
                     let scales: Vec<&str> = asp.vdus().collect();
                     self.error(
                         codes::ASPECT_WRONG_VDU,
-                        format!("aspect `{a}` scales {} , not the node's VDU `{v}`", list(&scales)),
+                        format!(
+                            "aspect `{a}` scales {} , not the node's VDU `{v}`",
+                            list(&scales)
+                        ),
                         pointer,
                     );
                 }
@@ -1033,8 +1193,8 @@ impl Checker<'_> {
 /// Why a mount point is unacceptable, if it is.
 fn bad_mount_point(m: &str) -> Option<&'static str> {
     const SYSTEM: &[&str] = &[
-        "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/run", "/sbin", "/sys",
-        "/usr", "/var", "/tmp", "/root", "/home",
+        "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/run", "/sbin",
+        "/sys", "/usr", "/var", "/tmp", "/root", "/home",
     ];
     const NEVER_BELOW: &[&str] = &["/boot", "/dev", "/etc", "/proc", "/run", "/sys", "/usr"];
     if m == "/" {
@@ -1102,41 +1262,80 @@ pub fn parse_pv(text: &str) -> Result<PvManifest, Vec<PvProblem>> {
             });
             let msg = e.to_string();
             let first = msg.lines().next().unwrap_or("").to_string();
-            return Err(vec![(String::new(), format!("not valid YAML: {first}"), lc)]);
+            return Err(vec![(
+                String::new(),
+                format!("not valid YAML: {first}"),
+                lc,
+            )]);
         }
     };
     let mut problems: Vec<PvProblem> = Vec::new();
     if !v.is_object() {
-        return Err(vec![(String::new(), "not a YAML mapping (expected a PersistentVolume)".into(), None)]);
+        return Err(vec![(
+            String::new(),
+            "not a YAML mapping (expected a PersistentVolume)".into(),
+            None,
+        )]);
     }
     let s = |p: &str| v.pointer(p).and_then(Value::as_str);
     match s("/kind") {
         Some("PersistentVolume") => {}
-        Some(k) => problems.push(("/kind".into(), format!("`kind` is `{}`, expected `PersistentVolume`", shown(k)), None)),
-        None => problems.push(("/kind".into(), "`kind: PersistentVolume` is missing".into(), None)),
+        Some(k) => problems.push((
+            "/kind".into(),
+            format!("`kind` is `{}`, expected `PersistentVolume`", shown(k)),
+            None,
+        )),
+        None => problems.push((
+            "/kind".into(),
+            "`kind: PersistentVolume` is missing".into(),
+            None,
+        )),
     }
     match s("/apiVersion") {
         Some("v1") => {}
-        Some(k) => problems.push(("/apiVersion".into(), format!("`apiVersion` is `{}`, expected `v1`", shown(k)), None)),
-        None => problems.push(("/apiVersion".into(), "`apiVersion: v1` is missing".into(), None)),
+        Some(k) => problems.push((
+            "/apiVersion".into(),
+            format!("`apiVersion` is `{}`, expected `v1`", shown(k)),
+            None,
+        )),
+        None => problems.push((
+            "/apiVersion".into(),
+            "`apiVersion: v1` is missing".into(),
+            None,
+        )),
     }
     let name = s("/metadata/name").unwrap_or("");
     if name.is_empty() {
-        problems.push(("/metadata/name".into(), "`metadata.name` is missing".into(), None));
+        problems.push((
+            "/metadata/name".into(),
+            "`metadata.name` is missing".into(),
+            None,
+        ));
     } else if !is_dns_subdomain(name) {
         problems.push((
             "/metadata/name".into(),
-            format!("`metadata.name` `{}` is not a DNS-1123 subdomain", shown(name)),
+            format!(
+                "`metadata.name` `{}` is not a DNS-1123 subdomain",
+                shown(name)
+            ),
             None,
         ));
     }
     let server = s("/spec/nfs/server").unwrap_or("");
     if server.is_empty() {
-        problems.push(("/spec/nfs/server".into(), "`spec.nfs.server` is missing".into(), None));
+        problems.push((
+            "/spec/nfs/server".into(),
+            "`spec.nfs.server` is missing".into(),
+            None,
+        ));
     }
     let path = s("/spec/nfs/path").unwrap_or("");
     if path.is_empty() {
-        problems.push(("/spec/nfs/path".into(), "`spec.nfs.path` is missing".into(), None));
+        problems.push((
+            "/spec/nfs/path".into(),
+            "`spec.nfs.path` is missing".into(),
+            None,
+        ));
     } else if let Some(c) = syntax::unsafe_char(path) {
         problems.push((
             "/spec/nfs/path".into(),
@@ -1144,7 +1343,11 @@ pub fn parse_pv(text: &str) -> Result<PvManifest, Vec<PvProblem>> {
             None,
         ));
     } else if let Err(e) = syntax::check_absolute(path) {
-        problems.push(("/spec/nfs/path".into(), format!("`spec.nfs.path` `{path}` {e}"), None));
+        problems.push((
+            "/spec/nfs/path".into(),
+            format!("`spec.nfs.path` `{path}` {e}"),
+            None,
+        ));
     }
     if problems.is_empty() {
         Ok(PvManifest {
@@ -1161,7 +1364,8 @@ fn is_dns_subdomain(s: &str) -> bool {
     s.len() <= 253
         && s.split('.').all(|l| {
             !l.is_empty()
-                && l.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && l.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
                 && !l.starts_with('-')
                 && !l.ends_with('-')
         })

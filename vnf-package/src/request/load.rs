@@ -57,7 +57,11 @@ pub fn parse(src: &RequestSource, report: &mut Report) -> Option<InstantiateVnfR
 }
 
 /// Deserializes a value into the typed request, reporting every structural problem.
-pub fn typed(value: &Value, src: &RequestSource, report: &mut Report) -> Option<InstantiateVnfRequest> {
+pub fn typed(
+    value: &Value,
+    src: &RequestSource,
+    report: &mut Report,
+) -> Option<InstantiateVnfRequest> {
     let shape = check_shape(&json_schema(), value);
     for e in &shape {
         report_shape(e, src, report);
@@ -72,7 +76,10 @@ pub fn typed(value: &Value, src: &RequestSource, report: &mut Report) -> Option<
                 let found = lookup(value, &pointer).map(type_name).unwrap_or("nothing");
                 report.error(
                     codes::INVALID_VALUE,
-                    format!("{} (found {found})", sanitize_serde_message(&e.inner().to_string())),
+                    format!(
+                        "{} (found {found})",
+                        sanitize_serde_message(&e.inner().to_string())
+                    ),
                     src.location(&pointer),
                 );
             }
@@ -254,6 +261,9 @@ mod tests {
             sanitize_serde_message("invalid type: string \"hunter2\", expected u32"),
             "invalid type, expected u32"
         );
-        assert_eq!(sanitize_serde_message("unknown variant `hunter2`"), "invalid value");
+        assert_eq!(
+            sanitize_serde_message("unknown variant `hunter2`"),
+            "invalid value"
+        );
     }
 }

@@ -22,7 +22,9 @@ pub mod syntax;
 #[cfg(test)]
 mod tests;
 
-pub use check::{PackageContext, PackageFiles, Parts, check, check_local, check_parts, parse_pv, validate};
+pub use check::{
+    PackageContext, PackageFiles, Parts, check, check_local, check_parts, parse_pv, validate,
+};
 pub use load::{Loaded, load, parse};
 pub use model::*;
 pub use redact::REDACTED;

@@ -10,7 +10,14 @@ pub const REDACTED: &str = "***";
 /// `accessInfo` keys whose values are secrets (compared case-insensitively, ignoring `_`
 /// and `-`); any key containing `password`, `secret`, `token` or `credential` is a secret
 /// too.
-const SECRET_KEYS: &[&str] = &["password", "secret", "token", "applicationcredentialsecret", "privatekey", "key"];
+const SECRET_KEYS: &[&str] = &[
+    "password",
+    "secret",
+    "token",
+    "applicationcredentialsecret",
+    "privatekey",
+    "key",
+];
 
 fn is_secret_key(k: &str) -> bool {
     let n: String = k
@@ -55,9 +62,13 @@ impl InstantiateVnfRequest {
     pub fn redacted(&self) -> InstantiateVnfRequest {
         let mut r = self.clone();
         for vci in &mut r.vim_connection_info {
-            for map in [&mut vci.access_info, &mut vci.interface_info, &mut vci.extra]
-                .into_iter()
-                .flatten()
+            for map in [
+                &mut vci.access_info,
+                &mut vci.interface_info,
+                &mut vci.extra,
+            ]
+            .into_iter()
+            .flatten()
             {
                 for (k, v) in map.iter_mut() {
                     if is_secret_key(k) {
@@ -86,7 +97,10 @@ impl InstantiateVnfRequest {
                     secret(&mut reg.password);
                 }
                 if let Some(p) = &mut k.proxy {
-                    for u in [&mut p.http_proxy, &mut p.https_proxy].into_iter().flatten() {
+                    for u in [&mut p.http_proxy, &mut p.https_proxy]
+                        .into_iter()
+                        .flatten()
+                    {
                         *u = redact_url(u);
                     }
                 }

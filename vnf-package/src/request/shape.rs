@@ -182,7 +182,13 @@ impl<'a> Validator<'a> {
             Value::Array(items) => {
                 if let Some(item_schema) = obj.get("items") {
                     for (i, item) in items.iter().enumerate() {
-                        self.check(item_schema, item, &push_token(ptr, &i.to_string()), out, depth + 1);
+                        self.check(
+                            item_schema,
+                            item,
+                            &push_token(ptr, &i.to_string()),
+                            out,
+                            depth + 1,
+                        );
                     }
                 }
             }
@@ -313,7 +319,11 @@ impl<'a> Validator<'a> {
         let expected = if !consts.is_empty() && consts.len() == branches.len() {
             format!(
                 "one of {}",
-                consts.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ")
+                consts
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         } else {
             let kinds: Vec<String> = branches
@@ -375,7 +385,10 @@ fn describe_type(t: &Value) -> String {
 }
 
 fn join_values(vs: &[Value]) -> String {
-    vs.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", ")
+    vs.iter()
+        .map(|v| v.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The allowed key closest to `key` by edit distance, if it is close (a typo).
@@ -431,12 +444,42 @@ mod tests {
         });
         let errs = check_shape(&schema(), &v);
         let k8s = "/additionalParams/k8s_cluster_installation_param";
-        assert!(errs.contains(&ShapeError::MissingKey { pointer: "/flavourId".into(), key: "flavourId".into() }), "{errs:?}");
-        assert!(errs.contains(&ShapeError::MissingKey { pointer: format!("{k8s}/master_node/username"), key: "username".into() }), "{errs:?}");
-        assert!(errs.contains(&ShapeError::UnknownKey { pointer: format!("{k8s}/master_node/usrname"), key: "usrname".into(), suggestion: Some("username".into()) }), "{errs:?}");
-        assert!(errs.iter().any(|e| e.pointer() == format!("{k8s}/master_node/cluster_cp_name")), "{errs:?}");
+        assert!(
+            errs.contains(&ShapeError::MissingKey {
+                pointer: "/flavourId".into(),
+                key: "flavourId".into()
+            }),
+            "{errs:?}"
+        );
+        assert!(
+            errs.contains(&ShapeError::MissingKey {
+                pointer: format!("{k8s}/master_node/username"),
+                key: "username".into()
+            }),
+            "{errs:?}"
+        );
+        assert!(
+            errs.contains(&ShapeError::UnknownKey {
+                pointer: format!("{k8s}/master_node/usrname"),
+                key: "usrname".into(),
+                suggestion: Some("username".into())
+            }),
+            "{errs:?}"
+        );
+        assert!(
+            errs.iter()
+                .any(|e| e.pointer() == format!("{k8s}/master_node/cluster_cp_name")),
+            "{errs:?}"
+        );
         assert!(errs.iter().any(|e| matches!(e, ShapeError::Invalid { pointer, expected, .. } if pointer == &format!("{k8s}/k8s_distribution") && expected.contains("kubeadm"))), "{errs:?}");
-        assert!(errs.contains(&ShapeError::MissingKey { pointer: "/extVirtualLinks/0/extCps/0/cpConfig/0/cpProtocolData/0/layerProtocol".into(), key: "layerProtocol".into() }), "{errs:?}");
+        assert!(
+            errs.contains(&ShapeError::MissingKey {
+                pointer: "/extVirtualLinks/0/extCps/0/cpConfig/0/cpProtocolData/0/layerProtocol"
+                    .into(),
+                key: "layerProtocol".into()
+            }),
+            "{errs:?}"
+        );
         assert_eq!(errs.len(), 6, "{errs:?}");
     }
 

@@ -252,7 +252,8 @@ fn skip_value(b: &[u8], p: usize) -> Option<usize> {
 mod tests {
     use super::*;
 
-    const DOC: &str = "{\n  \"a\": {\"b~/c\": [10,\n    {\"x\": \"y\\\"}\"}, 3]},\n  \"z\": true\n}";
+    const DOC: &str =
+        "{\n  \"a\": {\"b~/c\": [10,\n    {\"x\": \"y\\\"}\"}, 3]},\n  \"z\": true\n}";
 
     #[test]
     fn locates_members_and_elements() {
@@ -281,12 +282,23 @@ mod tests {
     fn pointer_tokens_round_trip() {
         let p = push_token(&push_token("", "a/b"), "c~d");
         assert_eq!(p, "/a~1b/c~0d");
-        assert_eq!(split_pointer(&p), vec!["a/b".to_string(), "c~d".to_string()]);
+        assert_eq!(
+            split_pointer(&p),
+            vec!["a/b".to_string(), "c~d".to_string()]
+        );
     }
 
     #[test]
     fn garbage_never_panics() {
-        for t in ["", "{", "[", "{\"a\"", "{\"a\":[1,", "\"\\", "{\"a\":{\"b\":}"] {
+        for t in [
+            "",
+            "{",
+            "[",
+            "{\"a\"",
+            "{\"a\":[1,",
+            "\"\\",
+            "{\"a\":{\"b\":}",
+        ] {
             let _ = locate(t, "/a/b/0");
         }
     }

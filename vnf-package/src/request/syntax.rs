@@ -219,8 +219,7 @@ pub fn check_proxy_url(s: &str) -> Result<(), &'static str> {
     } else {
         return Err("is not an http:// or https:// URL");
     };
-    if s
-        .chars()
+    if s.chars()
         .any(|c| c.is_whitespace() || c.is_control() || "\"'`\\$<>{}|^".contains(c))
     {
         return Err("contains characters that must be percent-encoded");
@@ -341,7 +340,10 @@ mod tests {
 
     #[test]
     fn relative_paths() {
-        assert_eq!(normalize_relative("./Files//a.yaml").as_deref(), Ok("Files/a.yaml"));
+        assert_eq!(
+            normalize_relative("./Files//a.yaml").as_deref(),
+            Ok("Files/a.yaml")
+        );
         assert!(normalize_relative("/etc/passwd").is_err());
         assert!(normalize_relative("Files/../../x").is_err());
         assert!(normalize_relative("./").is_err());
@@ -377,10 +379,26 @@ mod tests {
 
     #[test]
     fn export_clients() {
-        for ok in ["*", "10.10.0.0/24", "10.10.0.5", "host.example.com", "*.example.com", "@trusted", "fd00::1"] {
+        for ok in [
+            "*",
+            "10.10.0.0/24",
+            "10.10.0.5",
+            "host.example.com",
+            "*.example.com",
+            "@trusted",
+            "fd00::1",
+        ] {
             assert!(check_export_to(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "10.10.0.0/24(rw)", "a b", "*;rm", "10.0.0.0/99", "@", "*.*"] {
+        for bad in [
+            "",
+            "10.10.0.0/24(rw)",
+            "a b",
+            "*;rm",
+            "10.0.0.0/99",
+            "@",
+            "*.*",
+        ] {
             assert!(check_export_to(bad).is_err(), "{bad}");
         }
     }
@@ -404,7 +422,14 @@ mod tests {
 
     #[test]
     fn no_proxy_and_hosts() {
-        for ok in ["10.0.0.1", "192.168.246.0/24", ".example.com", "*.example.com", "localhost", "svc:8080"] {
+        for ok in [
+            "10.0.0.1",
+            "192.168.246.0/24",
+            ".example.com",
+            "*.example.com",
+            "localhost",
+            "svc:8080",
+        ] {
             assert!(check_no_proxy_entry(ok).is_ok(), "{ok}");
         }
         for bad in ["10.0.0.0/40", "a;b", "$(x)"] {

@@ -55,7 +55,14 @@ fn run(v: &Value) -> Report {
     let files = support::sample_files();
     let vnfd = support::sample_vnfd();
     let mut r = Report::new();
-    validate(&src, Some(PackageContext { files: &files, vnfd: &vnfd }), &mut r);
+    validate(
+        &src,
+        Some(PackageContext {
+            files: &files,
+            vnfd: &vnfd,
+        }),
+        &mut r,
+    );
     r
 }
 
@@ -86,7 +93,11 @@ fn sample_is_valid_with_host_bits_warning() {
         pointers(&r, codes::CIDR_HOST_BITS),
         vec![format!("{K}/master_node/pod_cidr")]
     );
-    assert!(r.findings.iter().any(|f| f.message.contains("192.168.0.0/16")));
+    assert!(
+        r.findings
+            .iter()
+            .any(|f| f.message.contains("192.168.0.0/16"))
+    );
 }
 
 #[test]
@@ -100,7 +111,11 @@ fn minimal_sample_is_clean() {
 fn unknown_flavour_and_level() {
     let r = mutated(|v| set(v, "/flavourId", json!("large")));
     assert_eq!(errors(&r), vec![codes::UNKNOWN_FLAVOUR.id]);
-    let f = r.findings.iter().find(|f| f.code == codes::UNKNOWN_FLAVOUR).expect("finding");
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.code == codes::UNKNOWN_FLAVOUR)
+        .expect("finding");
     assert!(f.message.contains("simple, complex"), "{}", f.message);
     assert_eq!(f.location.pointer.as_deref(), Some("/flavourId"));
     let r = mutated(|v| set(v, "/instantiationLevelId", json!("level_x")));
@@ -113,11 +128,29 @@ fn unknown_flavour_and_level() {
 fn files_must_be_in_package_and_relative() {
     let r = mutated(|v| set(v, &format!("{K}/script_path"), json!("Scripts/missing.sh")));
     assert_eq!(errors(&r), vec![codes::FILE_MISSING.id]);
-    let r = mutated(|v| set(v, &format!("{K}/script_path"), json!("./Scripts//install_k8s_cluster.sh")));
+    let r = mutated(|v| {
+        set(
+            v,
+            &format!("{K}/script_path"),
+            json!("./Scripts//install_k8s_cluster.sh"),
+        )
+    });
     assert!(r.ok(), "{:?}", r.findings);
-    let r = mutated(|v| set(v, &format!("{K}/helm_installation_script_path"), json!("../x.sh")));
+    let r = mutated(|v| {
+        set(
+            v,
+            &format!("{K}/helm_installation_script_path"),
+            json!("../x.sh"),
+        )
+    });
     assert_eq!(errors(&r), vec![codes::PATH_INVALID.id]);
-    let r = mutated(|v| set(v, &format!("{K}/helm_installation_script_path"), json!("/opt/x.sh")));
+    let r = mutated(|v| {
+        set(
+            v,
+            &format!("{K}/helm_installation_script_path"),
+            json!("/opt/x.sh"),
+        )
+    });
     assert_eq!(errors(&r), vec![codes::PATH_INVALID.id]);
     let r = mutated(|v| {
         set(
@@ -127,9 +160,21 @@ fn files_must_be_in_package_and_relative() {
         )
     });
     assert_eq!(errors(&r), vec![codes::FILE_MISSING.id]);
-    let r = mutated(|v| set(v, &format!("{K}/master_node/ssh_private_key_path"), json!("Files/id_ed25519")));
+    let r = mutated(|v| {
+        set(
+            v,
+            &format!("{K}/master_node/ssh_private_key_path"),
+            json!("Files/id_ed25519"),
+        )
+    });
     assert_eq!(errors(&r), vec![codes::FILE_MISSING.id]);
-    let r = mutated(|v| set(v, &format!("{K}/master_node/ssh_private_key_path"), json!("/etc/vnf-mgmt/id_ed25519")));
+    let r = mutated(|v| {
+        set(
+            v,
+            &format!("{K}/master_node/ssh_private_key_path"),
+            json!("/etc/vnf-mgmt/id_ed25519"),
+        )
+    });
     assert!(r.ok(), "{:?}", r.findings);
 }
 
@@ -138,8 +183,15 @@ fn pv_manifests_are_checked() {
     let pv1 = format!("{K}/pv_registration_params/0/pv_manifest_file_path");
     let r = mutated(|v| set(v, &pv1, json!("Definitions/sample_kubernetes_types.yaml")));
     assert_eq!(errors(&r), vec![codes::PV_MANIFEST_INVALID.id]);
-    let f = r.findings.iter().find(|f| f.code == codes::PV_MANIFEST_INVALID).expect("finding");
-    assert_eq!(f.location.file.as_deref(), Some("Definitions/sample_kubernetes_types.yaml"));
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.code == codes::PV_MANIFEST_INVALID)
+        .expect("finding");
+    assert_eq!(
+        f.location.file.as_deref(),
+        Some("Definitions/sample_kubernetes_types.yaml")
+    );
     assert!(f.message.contains(&pv1), "{}", f.message);
     let r = mutated(|v| set(v, &pv1, json!("Files/kubernetes/nfs-pv3.yaml")));
     assert_eq!(errors(&r), vec![codes::FILE_MISSING.id]);
@@ -154,13 +206,41 @@ fn pv_manifests_are_checked() {
 fn parse_pv_rules() {
     let ok = support::pv_yaml("nfs-pv1", "1Gi", "/volume/nfs/pv1");
     let pv = parse_pv(&ok).expect("valid");
-    assert_eq!((pv.name.as_str(), pv.nfs_path.as_str(), pv.nfs_server.as_str()), ("nfs-pv1", "/volume/nfs/pv1", "0.0.0.0"));
-    let probs = |t: &str| parse_pv(t).expect_err("invalid").into_iter().map(|p| p.0).collect::<Vec<_>>();
-    assert_eq!(probs(&ok.replace("PersistentVolume", "PersistentVolumeClaim")), vec!["/kind"]);
-    assert_eq!(probs(&ok.replace("apiVersion: v1", "apiVersion: v2")), vec!["/apiVersion"]);
-    assert_eq!(probs(&ok.replace("\"/volume/nfs/pv1\"", "volume/nfs")), vec!["/spec/nfs/path"]);
-    assert_eq!(probs(&ok.replace("name: nfs-pv1", "name: NFS_PV")), vec!["/metadata/name"]);
-    assert_eq!(probs(&ok.replace("    server: 0.0.0.0\n", "")), vec!["/spec/nfs/server"]);
+    assert_eq!(
+        (
+            pv.name.as_str(),
+            pv.nfs_path.as_str(),
+            pv.nfs_server.as_str()
+        ),
+        ("nfs-pv1", "/volume/nfs/pv1", "0.0.0.0")
+    );
+    let probs = |t: &str| {
+        parse_pv(t)
+            .expect_err("invalid")
+            .into_iter()
+            .map(|p| p.0)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        probs(&ok.replace("PersistentVolume", "PersistentVolumeClaim")),
+        vec!["/kind"]
+    );
+    assert_eq!(
+        probs(&ok.replace("apiVersion: v1", "apiVersion: v2")),
+        vec!["/apiVersion"]
+    );
+    assert_eq!(
+        probs(&ok.replace("\"/volume/nfs/pv1\"", "volume/nfs")),
+        vec!["/spec/nfs/path"]
+    );
+    assert_eq!(
+        probs(&ok.replace("name: nfs-pv1", "name: NFS_PV")),
+        vec!["/metadata/name"]
+    );
+    assert_eq!(
+        probs(&ok.replace("    server: 0.0.0.0\n", "")),
+        vec!["/spec/nfs/server"]
+    );
     let bad = parse_pv("a: [1,\n").expect_err("syntax");
     assert!(bad[0].2.is_some(), "syntax errors carry a position");
     assert_eq!(probs("- 1\n"), vec![""]);
@@ -168,10 +248,25 @@ fn parse_pv_rules() {
 
 #[test]
 fn cp_names_must_exist() {
-    let r = mutated(|v| set(v, &format!("{K}/worker_node/ssh_cp_name"), json!("workerNode_CP9")));
+    let r = mutated(|v| {
+        set(
+            v,
+            &format!("{K}/worker_node/ssh_cp_name"),
+            json!("workerNode_CP9"),
+        )
+    });
     assert_eq!(errors(&r), vec![codes::UNKNOWN_CP.id]);
-    assert_eq!(pointers(&r, codes::UNKNOWN_CP), vec![format!("{K}/worker_node/ssh_cp_name")]);
-    let r = mutated(|v| set(v, &format!("{K}/pv_registration_params/1/nfs_server_cp"), json!("nfs_CP")));
+    assert_eq!(
+        pointers(&r, codes::UNKNOWN_CP),
+        vec![format!("{K}/worker_node/ssh_cp_name")]
+    );
+    let r = mutated(|v| {
+        set(
+            v,
+            &format!("{K}/pv_registration_params/1/nfs_server_cp"),
+            json!("nfs_CP"),
+        )
+    });
     assert_eq!(errors(&r), vec![codes::UNKNOWN_CP.id]);
     let r = mutated(|v| set(v, &format!("{K}/storage_server/nic_cp_name"), json!("x")));
     assert_eq!(errors(&r), vec![codes::UNKNOWN_CP.id]);
@@ -180,20 +275,38 @@ fn cp_names_must_exist() {
 #[test]
 fn vip_cluster_cp_needs_several_masters() {
     // One master (simple): a HOT-only cluster CP is an error.
-    let r = mutated(|v| set(v, &format!("{K}/master_node/cluster_cp_name"), json!("vip_CP")));
+    let r = mutated(|v| {
+        set(
+            v,
+            &format!("{K}/master_node/cluster_cp_name"),
+            json!("vip_CP"),
+        )
+    });
     assert_eq!(errors(&r), vec![codes::UNKNOWN_CP.id]);
     // Three masters (complex): accepted with an info.
     let r = mutated(|v| {
         set(v, "/flavourId", json!("complex"));
-        set(v, &format!("{K}/master_node/cluster_cp_name"), json!("vip_CP"));
+        set(
+            v,
+            &format!("{K}/master_node/cluster_cp_name"),
+            json!("vip_CP"),
+        );
     });
     assert!(r.ok(), "{:?}", r.findings);
-    let f = r.findings.iter().find(|f| f.code == codes::CP_HOT_ONLY).expect("info");
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.code == codes::CP_HOT_ONLY)
+        .expect("info");
     assert_eq!(f.severity, Severity::Info);
     // Not a plausible resource name.
     let r = mutated(|v| {
         set(v, "/flavourId", json!("complex"));
-        set(v, &format!("{K}/master_node/cluster_cp_name"), json!("9vip"));
+        set(
+            v,
+            &format!("{K}/master_node/cluster_cp_name"),
+            json!("9vip"),
+        );
     });
     assert_eq!(errors(&r), vec![codes::UNKNOWN_CP.id]);
 }
@@ -202,7 +315,13 @@ fn vip_cluster_cp_needs_several_masters() {
 fn aspects_must_scale_the_right_vdu() {
     let r = mutated(|v| set(v, &format!("{K}/master_node/aspect_id"), json!("nope")));
     assert_eq!(errors(&r), vec![codes::UNKNOWN_ASPECT.id]);
-    let r = mutated(|v| set(v, &format!("{K}/master_node/aspect_id"), json!("worker_instance")));
+    let r = mutated(|v| {
+        set(
+            v,
+            &format!("{K}/master_node/aspect_id"),
+            json!("worker_instance"),
+        )
+    });
     assert_eq!(errors(&r), vec![codes::ASPECT_WRONG_VDU.id]);
     assert!(r.findings.iter().any(|f| f.message.contains("masterNode")));
 }
@@ -214,7 +333,11 @@ fn volumes_must_belong_to_storage_vdu() {
     assert_eq!(errors(&r), vec![codes::UNKNOWN_VOLUME.id]);
     // Storage server identified through a master CP: the volume is not attached there.
     let r = mutated(|v| {
-        set(v, &format!("{K}/storage_server/nic_cp_name"), json!("masterNode_CP1"));
+        set(
+            v,
+            &format!("{K}/storage_server/nic_cp_name"),
+            json!("masterNode_CP1"),
+        );
     });
     assert_eq!(errors(&r), vec![codes::VOLUME_NOT_ATTACHED.id]);
 }
@@ -222,9 +345,19 @@ fn volumes_must_belong_to_storage_vdu() {
 #[test]
 fn ext_cps_exist_and_cover_every_cp() {
     let r = mutated(|v| set(v, "/extVirtualLinks/0/extCps/0/cpdId", json!("ghost_CP")));
-    assert_eq!(errors(&r), vec![codes::EXT_CP_MISSING.id, codes::EXT_CP_UNKNOWN.id]);
-    assert_eq!(pointers(&r, codes::EXT_CP_UNKNOWN), vec!["/extVirtualLinks/0/extCps/0/cpdId".to_string()]);
-    assert!(r.findings.iter().any(|f| f.code == codes::EXT_CP_MISSING && f.message.contains("masterNode_CP1")));
+    assert_eq!(
+        errors(&r),
+        vec![codes::EXT_CP_MISSING.id, codes::EXT_CP_UNKNOWN.id]
+    );
+    assert_eq!(
+        pointers(&r, codes::EXT_CP_UNKNOWN),
+        vec!["/extVirtualLinks/0/extCps/0/cpdId".to_string()]
+    );
+    assert!(
+        r.findings
+            .iter()
+            .any(|f| f.code == codes::EXT_CP_MISSING && f.message.contains("masterNode_CP1"))
+    );
 }
 
 #[test]
@@ -236,17 +369,36 @@ fn cidrs_parse_and_do_not_overlap() {
     assert_eq!(errors(&r), vec![codes::CIDR_INVALID.id]);
     let r = mutated(|v| set(v, &format!("{m}/cluster_cidr"), json!("192.168.128.0/20")));
     assert_eq!(errors(&r), vec![codes::CIDR_OVERLAP.id]);
-    let r = mutated(|v| set(v, &format!("{K}/proxy/k8s_node_cidr"), json!("10.199.187.128/25")));
+    let r = mutated(|v| {
+        set(
+            v,
+            &format!("{K}/proxy/k8s_node_cidr"),
+            json!("10.199.187.128/25"),
+        )
+    });
     assert_eq!(errors(&r), vec![codes::CIDR_OVERLAP.id]);
-    assert_eq!(pointers(&r, codes::CIDR_OVERLAP), vec![format!("{K}/proxy/k8s_node_cidr")]);
+    assert_eq!(
+        pointers(&r, codes::CIDR_OVERLAP),
+        vec![format!("{K}/proxy/k8s_node_cidr")]
+    );
     // Defaults count: node network inside the default service CIDR.
     let r = mutated(|v| {
         remove(v, &format!("{m}/cluster_cidr"));
-        set(v, &format!("{K}/proxy/k8s_node_cidr"), json!("10.100.0.0/24"));
+        set(
+            v,
+            &format!("{K}/proxy/k8s_node_cidr"),
+            json!("10.100.0.0/24"),
+        );
     });
     assert_eq!(errors(&r), vec![codes::CIDR_OVERLAP.id]);
     assert!(r.findings.iter().any(|f| f.message.contains("(default)")));
-    let r = mutated(|v| set(v, &format!("{K}/proxy/no_proxy"), json!("10.0.0.1,10.0.0.0/40")));
+    let r = mutated(|v| {
+        set(
+            v,
+            &format!("{K}/proxy/no_proxy"),
+            json!("10.0.0.1,10.0.0.0/40"),
+        )
+    });
     assert_eq!(errors(&r), vec![codes::CIDR_INVALID.id]);
     let r = mutated(|v| set(v, &format!("{K}/proxy/no_proxy"), json!("10.0.0.1,$(id)")));
     assert_eq!(errors(&r), vec![codes::NO_PROXY_INVALID.id]);
@@ -255,30 +407,82 @@ fn cidrs_parse_and_do_not_overlap() {
 #[test]
 fn storage_paths() {
     let ss = format!("{K}/storage_server");
-    let r = mutated(|v| set(v, &format!("{ss}/nfs_server_setup_params/0/export_dir"), json!("/volume/nfs/pv1;reboot")));
+    let r = mutated(|v| {
+        set(
+            v,
+            &format!("{ss}/nfs_server_setup_params/0/export_dir"),
+            json!("/volume/nfs/pv1;reboot"),
+        )
+    });
     // pv1 is no longer exported by a valid entry either.
-    assert_eq!(errors(&r), vec![codes::PV_PATH_NOT_EXPORTED.id, codes::UNSAFE_CHARS.id]);
-    let r = mutated(|v| set(v, &format!("{ss}/nfs_server_setup_params/2"), json!({"export_dir": "/srv/x", "export_to": "*"})));
+    assert_eq!(
+        errors(&r),
+        vec![codes::PV_PATH_NOT_EXPORTED.id, codes::UNSAFE_CHARS.id]
+    );
+    let r = mutated(|v| {
+        set(
+            v,
+            &format!("{ss}/nfs_server_setup_params/2"),
+            json!({"export_dir": "/srv/x", "export_to": "*"}),
+        )
+    });
     assert_eq!(errors(&r), vec![codes::EXPORT_OUTSIDE_MOUNT.id]);
-    let r = mutated(|v| set(v, &format!("{ss}/nfs_server_setup_params/2"), json!({"export_dir": "/volume/nfs/../x", "export_to": "*"})));
+    let r = mutated(|v| {
+        set(
+            v,
+            &format!("{ss}/nfs_server_setup_params/2"),
+            json!({"export_dir": "/volume/nfs/../x", "export_to": "*"}),
+        )
+    });
     assert_eq!(errors(&r), vec![codes::PATH_INVALID.id]);
-    let r = mutated(|v| set(v, &format!("{ss}/nfs_server_setup_params/2"), json!({"export_dir": "/volume/nfs/pv1", "export_to": "*"})));
+    let r = mutated(|v| {
+        set(
+            v,
+            &format!("{ss}/nfs_server_setup_params/2"),
+            json!({"export_dir": "/volume/nfs/pv1", "export_to": "*"}),
+        )
+    });
     assert_eq!(errors(&r), vec![codes::STORAGE_DUPLICATE.id]);
-    for (mount, code) in [("/", codes::MOUNT_POINT_INVALID), ("/etc", codes::MOUNT_POINT_INVALID), ("/proc/x", codes::MOUNT_POINT_INVALID), ("volume", codes::PATH_INVALID)] {
+    for (mount, code) in [
+        ("/", codes::MOUNT_POINT_INVALID),
+        ("/etc", codes::MOUNT_POINT_INVALID),
+        ("/proc/x", codes::MOUNT_POINT_INVALID),
+        ("volume", codes::PATH_INVALID),
+    ] {
         let r = mutated(|v| {
-            set(v, &format!("{ss}/cinder_volume_setup_params/0/mount_to"), json!(mount));
-            set(v, &format!("{ss}/nfs_server_setup_params/0/export_dir"), json!("/volume/nfs/pv1"));
+            set(
+                v,
+                &format!("{ss}/cinder_volume_setup_params/0/mount_to"),
+                json!(mount),
+            );
+            set(
+                v,
+                &format!("{ss}/nfs_server_setup_params/0/export_dir"),
+                json!("/volume/nfs/pv1"),
+            );
         });
         assert!(errors(&r).contains(&code.id), "{mount}: {:?}", r.findings);
     }
-    let r = mutated(|v| set(v, &format!("{ss}/cinder_volume_setup_params/1"), json!({"volume_resource_id": "storage_server_volume", "mount_to": "/volume/nfs"})));
+    let r = mutated(|v| {
+        set(
+            v,
+            &format!("{ss}/cinder_volume_setup_params/1"),
+            json!({"volume_resource_id": "storage_server_volume", "mount_to": "/volume/nfs"}),
+        )
+    });
     assert_eq!(errors(&r), vec![codes::STORAGE_DUPLICATE.id]);
 }
 
 #[test]
 fn export_to_values() {
     let p = format!("{K}/storage_server/nfs_server_setup_params/0/export_to");
-    for ok in ["*", "10.10.0.5", "host.example.com", "*.example.com", "@trusted"] {
+    for ok in [
+        "*",
+        "10.10.0.5",
+        "host.example.com",
+        "*.example.com",
+        "@trusted",
+    ] {
         let r = mutated(|v| set(v, &p, json!(ok)));
         assert!(r.ok(), "{ok}: {:?}", r.findings);
     }
@@ -294,11 +498,29 @@ fn storage_sections_are_required_together() {
     assert_eq!(errors(&r), vec![codes::PV_WITHOUT_STORAGE.id]);
     let r = mutated(|v| remove(v, &format!("{K}/pv_registration_params")));
     assert_eq!(errors(&r), vec![codes::STORAGE_INCOMPLETE.id]);
-    let r = mutated(|v| set(v, &format!("{K}/storage_server/cinder_volume_setup_params"), json!([])));
+    let r = mutated(|v| {
+        set(
+            v,
+            &format!("{K}/storage_server/cinder_volume_setup_params"),
+            json!([]),
+        )
+    });
     assert!(errors(&r).contains(&codes::STORAGE_INCOMPLETE.id));
-    let r = mutated(|v| set(v, &format!("{K}/storage_server/nfs_server_setup_params"), json!([])));
+    let r = mutated(|v| {
+        set(
+            v,
+            &format!("{K}/storage_server/nfs_server_setup_params"),
+            json!([]),
+        )
+    });
     assert_eq!(errors(&r), vec![codes::STORAGE_INCOMPLETE.id]);
-    let r = mutated(|v| set(v, &format!("{K}/storage_server/cinder_volume_setup_params"), Value::Null));
+    let r = mutated(|v| {
+        set(
+            v,
+            &format!("{K}/storage_server/cinder_volume_setup_params"),
+            Value::Null,
+        )
+    });
     assert_eq!(errors(&r), vec![codes::INVALID_VALUE.id]);
 }
 
@@ -313,7 +535,13 @@ fn user_data_both_or_neither() {
         remove(v, "/additionalParams/lcm-operation-user-data-class");
     });
     assert!(r.ok());
-    let r = mutated(|v| set(v, "/additionalParams/lcm-operation-user-data", json!("./UserData/other.py")));
+    let r = mutated(|v| {
+        set(
+            v,
+            "/additionalParams/lcm-operation-user-data",
+            json!("./UserData/other.py"),
+        )
+    });
     assert!(r.ok());
     assert!(r.contains(codes::USER_DATA_FILE_MISSING));
 }
@@ -329,7 +557,11 @@ fn credentials_and_usernames() {
     assert_eq!(errors(&r), vec![codes::CREDENTIALS_MISSING.id]);
     let r = mutated(|v| {
         remove(v, &format!("{w}/password"));
-        set(v, &format!("{w}/ssh_private_key_path"), json!("/home/op/.ssh/id_ed25519"));
+        set(
+            v,
+            &format!("{w}/ssh_private_key_path"),
+            json!("/home/op/.ssh/id_ed25519"),
+        );
     });
     assert!(r.ok(), "{:?}", r.findings);
     // Any password content is fine.
@@ -339,7 +571,13 @@ fn credentials_and_usernames() {
 
 #[test]
 fn names_and_vim_name() {
-    let r = mutated(|v| set(v, &format!("{K}/master_node/aspect_id"), json!("master instance")));
+    let r = mutated(|v| {
+        set(
+            v,
+            &format!("{K}/master_node/aspect_id"),
+            json!("master instance"),
+        )
+    });
     assert_eq!(errors(&r), vec![codes::UNSAFE_CHARS.id]);
     let r = mutated(|v| set(v, &format!("{K}/vim_name"), json!("vim\u{7}")));
     assert_eq!(errors(&r), vec![codes::NAME_INVALID.id]);
@@ -349,22 +587,56 @@ fn names_and_vim_name() {
 
 #[test]
 fn proxy_and_registry() {
-    let r = mutated(|v| set(v, &format!("{K}/proxy/http_proxy"), json!("http://user1:S3NTINEL@host1:port1")));
+    let r = mutated(|v| {
+        set(
+            v,
+            &format!("{K}/proxy/http_proxy"),
+            json!("http://user1:S3NTINEL@host1:port1"),
+        )
+    });
     assert_eq!(errors(&r), vec![codes::PROXY_URL_INVALID.id]);
-    assert!(r.findings.iter().all(|f| !f.to_string().contains("S3NTINEL")));
+    assert!(
+        r.findings
+            .iter()
+            .all(|f| !f.to_string().contains("S3NTINEL"))
+    );
     let reg = format!("{K}/private_registry_connection_info");
     for (entry, code) in [
-        (json!({"connection_type": 2, "server": "r.example.com:5000"}), codes::CONNECTION_TYPE),
-        (json!({"connection_type": "https", "server": "r.example.com:5000"}), codes::CONNECTION_TYPE),
-        (json!({"connection_type": "1", "server": "r.example.com"}), codes::SERVER_INVALID),
-        (json!({"connection_type": 0, "server": "r:5000", "hosts_string": "r.example.com"}), codes::HOSTS_STRING_INVALID),
-        (json!({"connection_type": 0, "server": "r:5000", "username": "a b"}), codes::USERNAME_INVALID),
-        (json!({"connection_type": 0, "server": "r:5000", "password": ""}), codes::PASSWORD_EMPTY),
+        (
+            json!({"connection_type": 2, "server": "r.example.com:5000"}),
+            codes::CONNECTION_TYPE,
+        ),
+        (
+            json!({"connection_type": "https", "server": "r.example.com:5000"}),
+            codes::CONNECTION_TYPE,
+        ),
+        (
+            json!({"connection_type": "1", "server": "r.example.com"}),
+            codes::SERVER_INVALID,
+        ),
+        (
+            json!({"connection_type": 0, "server": "r:5000", "hosts_string": "r.example.com"}),
+            codes::HOSTS_STRING_INVALID,
+        ),
+        (
+            json!({"connection_type": 0, "server": "r:5000", "username": "a b"}),
+            codes::USERNAME_INVALID,
+        ),
+        (
+            json!({"connection_type": 0, "server": "r:5000", "password": ""}),
+            codes::PASSWORD_EMPTY,
+        ),
     ] {
         let r = mutated(|v| set(v, &reg, json!([entry])));
         assert_eq!(errors(&r), vec![code.id], "{:?}", r.findings);
     }
-    let r = mutated(|v| set(v, &reg, json!([{"connection_type": "0", "server": "10.0.0.20:5000", "hosts_string": "10.0.0.20 r.example.com"}])));
+    let r = mutated(|v| {
+        set(
+            v,
+            &reg,
+            json!([{"connection_type": "0", "server": "10.0.0.20:5000", "hosts_string": "10.0.0.20 r.example.com"}]),
+        )
+    });
     assert!(r.ok(), "{:?}", r.findings);
 }
 
@@ -380,7 +652,11 @@ fn structural_and_semantic_errors_in_one_run() {
     let r = mutated(|v| {
         remove(v, &format!("{K}/worker_node/username"));
         set(v, &format!("{K}/master_node/pod_cidr"), json!("bad"));
-        set(v, &format!("{K}/storage_server/nfs_server_setup_params/0/export_to"), json!("a b"));
+        set(
+            v,
+            &format!("{K}/storage_server/nfs_server_setup_params/0/export_to"),
+            json!("a b"),
+        );
         set(v, "/flavourId", json!("large"));
     });
     assert_eq!(
@@ -392,8 +668,15 @@ fn structural_and_semantic_errors_in_one_run() {
             codes::MISSING_KEY.id,
         ]
     );
-    let f = r.findings.iter().find(|f| f.code == codes::MISSING_KEY).expect("missing");
-    assert_eq!(f.location.pointer.as_deref(), Some(format!("{K}/worker_node/username").as_str()));
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.code == codes::MISSING_KEY)
+        .expect("missing");
+    assert_eq!(
+        f.location.pointer.as_deref(),
+        Some(format!("{K}/worker_node/username").as_str())
+    );
     assert!(f.location.line.is_some());
 }
 
@@ -403,7 +686,13 @@ fn check_and_check_local_agree_with_validate() {
     let req: InstantiateVnfRequest = serde_json::from_value(v.clone()).expect("typed");
     let src = RequestSource::new("req.json", serde_json::to_string_pretty(&v).expect("text"));
     let mut a = Report::new();
-    check(&req, &src, &support::sample_files(), &support::sample_vnfd(), &mut a);
+    check(
+        &req,
+        &src,
+        &support::sample_files(),
+        &support::sample_vnfd(),
+        &mut a,
+    );
     assert_eq!(a, run(&v));
     let mut b = Report::new();
     check_local(&req, &src, &mut b);
@@ -414,8 +703,16 @@ fn check_and_check_local_agree_with_validate() {
 #[test]
 fn redacted_hides_every_secret() {
     let mut v = base();
-    set(&mut v, &format!("{K}/master_node/password"), json!("S3NTINEL-1"));
-    set(&mut v, &format!("{K}/proxy/https_proxy"), json!("https://u:S3NTINEL-2@host2:8443"));
+    set(
+        &mut v,
+        &format!("{K}/master_node/password"),
+        json!("S3NTINEL-1"),
+    );
+    set(
+        &mut v,
+        &format!("{K}/proxy/https_proxy"),
+        json!("https://u:S3NTINEL-2@host2:8443"),
+    );
     set(
         &mut v,
         &format!("{K}/private_registry_connection_info"),
@@ -430,6 +727,9 @@ fn redacted_hides_every_secret() {
     let text = serde_json::to_string(&req.redacted()).expect("serializes");
     assert!(!text.contains("S3NTINEL"), "{text}");
     assert!(text.contains("https://***@host2:8443"));
-    assert!(text.contains("\"username\":\"admin\""), "non-secrets stay: {text}");
+    assert!(
+        text.contains("\"username\":\"admin\""),
+        "non-secrets stay: {text}"
+    );
     assert_eq!(req.redacted().redacted(), req.redacted());
 }

@@ -3,13 +3,13 @@
 // package with its files.
 #![allow(dead_code)]
 
-use indexmap::IndexMap;
-use std::collections::BTreeMap;
 use super::pkg::diag::Location;
 use super::pkg::request::PackageFiles;
 use super::pkg::vnfd::{
     Flavour, InstantiationLevel, ScalingAspect, Vdu, VduCp, VirtualBlockStorage, Vnfd,
 };
+use indexmap::IndexMap;
+use std::collections::BTreeMap;
 
 /// The package's files as text.
 pub struct MemFiles(pub BTreeMap<String, String>);
@@ -32,14 +32,26 @@ pub fn pv_yaml(name: &str, size: &str, path: &str) -> String {
 /// The files of the sample package that requests refer to.
 pub fn sample_files() -> MemFiles {
     let mut m = BTreeMap::new();
-    m.insert("Files/kubernetes/nfs-pv1.yaml".to_string(), pv_yaml("nfs-pv1", "1Gi", "/volume/nfs/pv1"));
-    m.insert("Files/kubernetes/nfs-pv2.yaml".to_string(), pv_yaml("nfs-pv2", "2Gi", "/volume/nfs/pv2"));
-    m.insert("Scripts/install_k8s_cluster.sh".to_string(), "#!/bin/sh\n".to_string());
+    m.insert(
+        "Files/kubernetes/nfs-pv1.yaml".to_string(),
+        pv_yaml("nfs-pv1", "1Gi", "/volume/nfs/pv1"),
+    );
+    m.insert(
+        "Files/kubernetes/nfs-pv2.yaml".to_string(),
+        pv_yaml("nfs-pv2", "2Gi", "/volume/nfs/pv2"),
+    );
+    m.insert(
+        "Scripts/install_k8s_cluster.sh".to_string(),
+        "#!/bin/sh\n".to_string(),
+    );
     m.insert(
         "Definitions/sample_kubernetes_types.yaml".to_string(),
         "tosca_definitions_version: tosca_simple_yaml_1_2\nnode_types: {}\n".to_string(),
     );
-    m.insert("UserData/k8s_cluster_user_data.py".to_string(), "# user data\n".to_string());
+    m.insert(
+        "UserData/k8s_cluster_user_data.py".to_string(),
+        "# user data\n".to_string(),
+    );
     MemFiles(m)
 }
 
@@ -106,7 +118,10 @@ fn level(id: &str, scale: u32) -> InstantiationLevel {
 /// Flavour `simple` (1 master) or `complex` (3 masters).
 pub fn flavour(id: &str, masters: u32) -> Flavour {
     let mut vdus = IndexMap::new();
-    vdus.insert("masterNode".to_string(), vdu("masterNode", masters, masters + 2, masters, &[]));
+    vdus.insert(
+        "masterNode".to_string(),
+        vdu("masterNode", masters, masters + 2, masters, &[]),
+    );
     vdus.insert("workerNode".to_string(), vdu("workerNode", 2, 4, 2, &[]));
     vdus.insert(
         "storage_server".to_string(),
@@ -131,11 +146,23 @@ pub fn flavour(id: &str, masters: u32) -> Flavour {
         },
     );
     let mut aspects = IndexMap::new();
-    aspects.insert("master_instance".to_string(), aspect("master_instance", "masterNode"));
-    aspects.insert("worker_instance".to_string(), aspect("worker_instance", "workerNode"));
+    aspects.insert(
+        "master_instance".to_string(),
+        aspect("master_instance", "masterNode"),
+    );
+    aspects.insert(
+        "worker_instance".to_string(),
+        aspect("worker_instance", "workerNode"),
+    );
     let mut levels = IndexMap::new();
-    levels.insert("instantiation_level_1".to_string(), level("instantiation_level_1", 0));
-    levels.insert("instantiation_level_2".to_string(), level("instantiation_level_2", 2));
+    levels.insert(
+        "instantiation_level_1".to_string(),
+        level("instantiation_level_1", 0),
+    );
+    levels.insert(
+        "instantiation_level_2".to_string(),
+        level("instantiation_level_2", 2),
+    );
     Flavour {
         id: id.into(),
         description: None,
