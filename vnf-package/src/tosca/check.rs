@@ -720,7 +720,7 @@ fn check_assignments(
     }
 }
 
-fn is_function<'n>(v: &'n Node) -> Option<(&'n str, &'n Node)> {
+fn is_function(v: &Node) -> Option<(&str, &Node)> {
     match v.as_map() {
         Some([(k, arg)]) if FUNCTIONS.contains(&k.name.as_str()) => Some((k.name.as_str(), arg)),
         _ => None,
