@@ -495,10 +495,15 @@ impl Lab {
         // Spawn every host, then wire all veths in one `ip -batch`.
         let mut batch = String::new();
         let mut started = Vec::new();
+        let links: Vec<String> = planned.iter().map(|(_, _, l)| l.clone()).collect();
         for (s, ip, link) in planned {
             let (child, hdir) = self.spawn_host(&s, ip)?;
+            // The MAC follows the IP, so a host re-created on an address (heal, an
+            // emulated port) is not hidden behind stale ARP entries of its peers.
+            let o = ip.octets();
+            let mac = format!("02:4c:{:02x}:{:02x}:{:02x}:{:02x}", o[0], o[1], o[2], o[3]);
             batch.push_str(&format!(
-                "link add {link} type veth peer name eth0 netns {{pid1:{}}}\nlink set {link} master {} up\n",
+                "link add {link} type veth peer name eth0 address {mac} netns {{pid1:{}}}\nlink set {link} master {} up\n",
                 s.name, self.bridge
             ));
             let mut devices = BTreeMap::new();
@@ -528,6 +533,10 @@ impl Lab {
             .wait_with_output()
             .map_err(Error::io("wait ip -batch"))?;
         let wired = sys::check("wire host links", &ipcmd, out);
+        // The root side of each link stays silent on the lab link (no IPv6 autoconf).
+        for link in &links {
+            let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{link}/disable_ipv6"), "1");
+        }
 
         // Register now so that teardown and errors below see every child.
         {

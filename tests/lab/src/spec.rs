@@ -337,6 +337,23 @@ mod tests {
     }
 
     #[test]
+    fn json_and_builder_agree() {
+        let json = LabSpec::from_yaml(
+            r#"{"hosts": [{"name": "m1"}, {"name": "s1", "ip": "198.18.3.20", "volumes": [{"id": "v-1", "size": "1G"}]}], "user": "cloud"}"#,
+        )
+        .unwrap();
+        let mut s1 = HostSpec::new("s1");
+        s1.ip = Some("198.18.3.20".parse().unwrap());
+        s1.volumes.push(VolumeSpec::new("v-1", "1G"));
+        let built = LabSpec::builder()
+            .host("m1")
+            .host_spec(s1)
+            .user("cloud")
+            .build();
+        assert_eq!(json, built);
+    }
+
+    #[test]
     fn sizes() {
         assert_eq!(parse_size("1G").unwrap(), 1 << 30);
         assert_eq!(parse_size("512KiB").unwrap(), 512 << 10);

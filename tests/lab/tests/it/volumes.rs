@@ -146,6 +146,15 @@ fn volume_is_private_and_survives_reattach_and_host_death() {
         Err(Error::NotFound(_))
     ));
 
+    // A removed host frees its name and address for a new host.
+    let s2_ip = lab.info().hosts.iter().find(|h| h.name == "s2").unwrap().ip;
+    lab.remove_host("s2").unwrap();
+    assert!(matches!(lab.host("s2"), Err(Error::NotFound(_))));
+    let mut again = HostSpec::new("s2");
+    again.ip = Some(s2_ip);
+    assert_eq!(lab.add_host(again).unwrap().ip, s2_ip);
+    assert_eq!(lab.exec_ok("s2", &["hostname"]).unwrap(), "s2\n");
+
     // A fresh volume with the same id starts empty.
     lab.create_unattached_volume(VolumeSpec::new(VOL, "32M"))
         .unwrap();
