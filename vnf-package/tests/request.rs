@@ -429,3 +429,117 @@ proptest! {
         }
     }
 }
+
+fn keys<T>(m: &indexmap::IndexMap<String, T>) -> Vec<String> {
+    m.keys().cloned().collect()
+}
+
+fn real_sample() -> (pkg::archive::Package, pkg::vnfd::Vnfd) {
+    let dir = repo_root().join("samples/packages/k8s_cluster_with_pv");
+    let mut report = Report::new();
+    let package = pkg::archive::Package::open(&dir, &mut report).expect("sample package opens");
+    let vnfd = pkg::vnfd::load(&package, &mut report).expect("sample VNFD builds");
+    (package, vnfd)
+}
+
+/// The hand-built VNFD used by the unit tests agrees with the VNFD built from the sample
+/// package on everything the request checks read.
+#[test]
+fn hand_built_vnfd_matches_sample_package() {
+    let (_, real) = real_sample();
+    let hand = support::sample_vnfd();
+    assert_eq!(keys(&real.flavours), keys(&hand.flavours));
+    for (id, h) in &hand.flavours {
+        let r = &real.flavours[id];
+        assert_eq!(keys(&r.vdus), keys(&h.vdus), "{id} VDUs");
+        assert_eq!(keys(&r.volumes), keys(&h.volumes), "{id} volumes");
+        assert_eq!(
+            keys(&r.instantiation_levels),
+            keys(&h.instantiation_levels),
+            "{id} levels"
+        );
+        assert_eq!(r.default_level, h.default_level, "{id} default level");
+        let cps = |f: &pkg::vnfd::Flavour| {
+            f.cps
+                .values()
+                .map(|c| (c.name.clone(), c.vdu.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(cps(r), cps(h), "{id} CPs");
+        let aspects = |f: &pkg::vnfd::Flavour| {
+            f.aspects
+                .values()
+                .map(|a| {
+                    (
+                        a.id.clone(),
+                        a.vdus().map(str::to_string).collect::<Vec<_>>(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(aspects(r), aspects(h), "{id} aspects");
+        for (vdu, hv) in &h.vdus {
+            assert_eq!(
+                r.vdus[vdu].virtual_storages, hv.virtual_storages,
+                "{id}/{vdu} storages"
+            );
+            for level in h.instantiation_levels.keys() {
+                assert_eq!(
+                    r.instances_at_level(vdu, r.level(Some(level))),
+                    h.instances_at_level(vdu, h.level(Some(level))),
+                    "{id}/{vdu} instances at {level}"
+                );
+            }
+        }
+    }
+}
+
+/// Samples and invalid cases give the same result against the real package and VNFD.
+#[test]
+fn requests_against_real_sample_package() {
+    let (package, vnfd) = real_sample();
+    let check = |path: &Path| {
+        let src = RequestSource::read(path).expect("read");
+        let mut r = Report::new();
+        validate(
+            &src,
+            Some(PackageContext {
+                files: &package,
+                vnfd: &vnfd,
+            }),
+            &mut r,
+        );
+        r
+    };
+    for name in [
+        "instantiate_simple_pv.json",
+        "instantiate_complex_pv.json",
+        "instantiate_simple_minimal.json",
+    ] {
+        let r = check(&repo_root().join("samples/requests").join(name));
+        assert!(r.ok(), "{name}: {:#?}", r.findings);
+    }
+    let mut n = 0;
+    for entry in std::fs::read_dir(repo_root().join("samples/invalid"))
+        .expect("dir")
+        .filter_map(Result::ok)
+    {
+        if !entry.file_name().to_string_lossy().starts_with("req-") {
+            continue;
+        }
+        let dir = entry.path();
+        let case: Case =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("case.json")).expect("case"))
+                .expect("json");
+        let r = check(&dir.join(&case.request));
+        assert_eq!(
+            r.error_codes(),
+            vec![case.expected_code.as_str()],
+            "{}: {:#?}",
+            dir.display(),
+            r.findings
+        );
+        n += 1;
+    }
+    assert!(n >= 12);
+}

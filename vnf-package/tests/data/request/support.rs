@@ -103,10 +103,10 @@ fn aspect(id: &str, vdu: &str) -> ScalingAspect {
     }
 }
 
-fn level(id: &str, scale: u32) -> InstantiationLevel {
+fn level(id: &str, master_scale: u32, worker_scale: u32) -> InstantiationLevel {
     let mut scale_info = IndexMap::new();
-    scale_info.insert("master_instance".to_string(), scale);
-    scale_info.insert("worker_instance".to_string(), scale);
+    scale_info.insert("master_instance".to_string(), master_scale);
+    scale_info.insert("worker_instance".to_string(), worker_scale);
     InstantiationLevel {
         id: id.into(),
         description: None,
@@ -115,8 +115,10 @@ fn level(id: &str, scale: u32) -> InstantiationLevel {
     }
 }
 
-/// Flavour `simple` (1 master) or `complex` (3 masters).
+/// Flavour `simple` (1 master) or `complex` (3 masters). As in the sample package, only
+/// the complex flavour scales masters at `instantiation_level_2`.
 pub fn flavour(id: &str, masters: u32) -> Flavour {
+    let level2_master_scale = if masters > 1 { 2 } else { 0 };
     let mut vdus = IndexMap::new();
     vdus.insert(
         "masterNode".to_string(),
@@ -157,11 +159,11 @@ pub fn flavour(id: &str, masters: u32) -> Flavour {
     let mut levels = IndexMap::new();
     levels.insert(
         "instantiation_level_1".to_string(),
-        level("instantiation_level_1", 0),
+        level("instantiation_level_1", 0, 0),
     );
     levels.insert(
         "instantiation_level_2".to_string(),
-        level("instantiation_level_2", 2),
+        level("instantiation_level_2", level2_master_scale, 2),
     );
     Flavour {
         id: id.into(),
