@@ -128,7 +128,11 @@ fn password_key_sudo_sftp_and_path() {
     );
     let out = lab.sftp("m1", Auth::Key(&kp.private_key), "get /etc/hostname\n");
     ok(out.unwrap());
+}
 
+#[test]
+fn host_behaves_like_an_offline_vm_without_systemd() {
+    let lab = Lab::up(LabSpec::builder().host("m1").build()).unwrap();
     // The host is its own world: hostname, no systemd, `service` works, apt is offline.
     assert_eq!(lab.exec_ok("m1", &["hostname"]).unwrap().trim(), "m1");
     assert!(

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use vnf_lab::{Lab, LabInfo, LabSpec};
+use vnf_lab::{Lab, LabInfo, LabSpec, state};
 
 use crate::util::Scratch;
 
@@ -176,12 +176,24 @@ fn owner_and_reaper_killed_then_swept() {
         info.state_dir.join("hosts/s1/pid1").exists(),
         "torn down without a sweep"
     );
+    // Killed processes vanish asynchronously: wait (bounded) until the lab reads as stale.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = state::liveness(&info.id);
+    while seen == state::Liveness::Owned && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        seen = state::liveness(&info.id);
+    }
     let out = Command::new(BIN)
         .args(["down", "--all-stale"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
-    assert_eq!(leftovers(&info), Vec::<String>::new());
+    let left = wait_clean(&info);
+    assert_eq!(
+        left,
+        Vec::<String>::new(),
+        "liveness was {seen:?}; down said {out:?}"
+    );
 }
 
 #[test]
