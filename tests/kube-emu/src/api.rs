@@ -400,7 +400,7 @@ impl Server {
     async fn resource(self: &Arc<Self>, group: &str, version: &str, rest: &[&str], ctx: &Ctx) -> ApiResult<Resp> {
         let nf = || ApiError::new(404, "NotFound", "the server could not find the requested resource");
         let (ns, rest) = match rest {
-            ["namespaces", ns, tail @ ..] if group.is_empty() && !tail.is_empty() && !matches!(tail, ["status" | "finalize"]) => (Some(ns.to_string()), tail),
+            ["namespaces", ns, tail @ ..] if !tail.is_empty() && !(group.is_empty() && matches!(tail, ["status" | "finalize"])) => (Some(ns.to_string()), tail),
             _ => (None, rest),
         };
         let (plural, name, sub) = match rest {
