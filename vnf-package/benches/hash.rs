@@ -14,8 +14,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use vnf_package::archive::{Algorithm, Package, hash_bytes, hash_file};
 use vnf_package::Report;
+use vnf_package::archive::{Algorithm, Package, hash_bytes, hash_file};
 
 const RUNS: usize = 3;
 
@@ -137,7 +137,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 ours_mbps / sys_mbps
             );
             if sys_hash != ours_hash {
-                return Err(format!("digest differs: ours {ours_hash}, sha256sum {sys_hash}").into());
+                return Err(
+                    format!("digest differs: ours {ours_hash}, sha256sum {sys_hash}").into(),
+                );
             }
         }
         None => println!("sha256sum: not available"),
