@@ -9,6 +9,7 @@ pub mod harness;
 pub mod k3s;
 pub mod kubeadm;
 pub mod kubeconfig;
+pub mod node;
 pub mod pki;
 pub mod resources;
 pub mod serve;
