@@ -31,7 +31,7 @@ step "validate the CSAR"
 "$VNF_MGMT" validate "$out/k8s_cluster_with_pv.csar" --request "$REQ"
 
 step "a broken request is rejected before anything runs"
-if "$VNF_MGMT" validate "$PKG" --request samples/invalid/req-export-dir-shell-metachar/request.json; then
+if "$VNF_MGMT" validate "$PKG" --request samples/invalid/req-export-dir-metachar/request.json; then
   echo "demo: expected the broken request to be rejected" >&2
   exit 1
 fi

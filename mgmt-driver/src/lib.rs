@@ -1,4 +1,10 @@
-//! mgmt-driver: the VNF LCM management driver.
+//! mgmt-driver: the VNF LCM management driver for a Kubernetes-cluster VNF on OpenStack.
 //!
-//! Data flows one way: package → validated model → HOT → discovered topology → plan →
-//! executors. Only executors touch the network.
+//! Data flows one way: package → validated model ([`validate`]) → HOT ([`hot`]) →
+//! discovered topology → plan → executors. Only executors touch the network; a plan is
+//! plain data and can be printed as a dry run.
+//!
+//! The `vnf-mgmt` binary (feature `cli`) is a thin layer over this library.
+
+pub mod hot;
+pub mod validate;

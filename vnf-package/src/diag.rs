@@ -319,6 +319,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(dead_code)]
     fn report_ok_ignores_warnings() {
         crate::codes! {
             /// test code

@@ -1,0 +1,102 @@
+//! Command-line syntax only: clap structs, no I/O. `main` turns them into library calls.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// VNF LCM management driver for a Kubernetes-cluster VNF on OpenStack.
+///
+/// Validates SOL004 VNF packages and instantiate requests, generates Heat templates,
+/// and runs the lifecycle (instantiate, heal, scale, terminate) over SSH and the
+/// Kubernetes API.
+#[derive(Debug, Parser)]
+#[command(name = "vnf-mgmt", version, propagate_version = true)]
+pub struct Cli {
+    /// More log output on stderr (-v: info, -vv: debug). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands, in lifecycle order.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate a VNF package (directory or CSAR) and, optionally, an instantiate request.
+    ///
+    /// Reports every finding with severity, stable code, message and location.
+    /// Exit status: 0 valid (warnings allowed), 1 invalid, 2 usage or I/O error.
+    Validate(ValidateArgs),
+    /// Write a CSAR from a package directory, with freshly computed manifest and
+    /// TOSCA.meta digests.
+    Pack(PackArgs),
+    /// Generate the Heat templates (top, one nested template per scaling aspect) and the
+    /// `nfv` parameter values for a flavour.
+    Hot(HotArgs),
+}
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    /// Human-readable text.
+    #[default]
+    Text,
+    /// Machine-readable JSON (stable, versioned by `format_version`).
+    Json,
+}
+
+/// `vnf-mgmt validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Package directory or .csar/.zip file.
+    pub package: PathBuf,
+    /// Instantiate request JSON (SOL003 InstantiateVnfRequest) to check against the package.
+    #[arg(long, short = 'r')]
+    pub request: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Skip verifying artifact digests (faster for large images; the result says so).
+    #[arg(long)]
+    pub no_digests: bool,
+}
+
+/// `vnf-mgmt pack`.
+#[derive(Debug, Args)]
+pub struct PackArgs {
+    /// Package directory.
+    pub dir: PathBuf,
+    /// Output CSAR file.
+    #[arg(long, short = 'o')]
+    pub output: PathBuf,
+    /// Also write the refreshed manifest and TOSCA.meta back into the directory.
+    #[arg(long)]
+    pub in_place: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// `vnf-mgmt hot`.
+#[derive(Debug, Args)]
+pub struct HotArgs {
+    /// Package directory or .csar/.zip file.
+    pub package: PathBuf,
+    /// Instantiate request JSON.
+    #[arg(long, short = 'r')]
+    pub request: PathBuf,
+    /// Flavour id (default: the request's `flavourId`).
+    #[arg(long)]
+    pub flavour: Option<String>,
+    /// Instantiation level id (default: the request's `instantiationLevelId`, else the
+    /// flavour's `default_level`).
+    #[arg(long)]
+    pub level: Option<String>,
+    /// Directory to write `top.yaml`, `nested/<aspect>.yaml` and `parameters.json` to.
+    #[arg(long, short = 'o', required_unless_present = "format")]
+    pub out: Option<PathBuf>,
+    /// Print the bundle instead of (or as well as) writing it.
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+}

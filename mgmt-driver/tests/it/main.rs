@@ -1,0 +1,7 @@
+//! CLI integration tests: one binary, topic modules.
+
+mod util;
+
+mod error_codes;
+mod invalid_samples;
+mod validate_cli;
