@@ -182,11 +182,13 @@ pub struct Api {
     http: reqwest::Client,
     pub base: String,
     token: Option<String>,
+    basic: Option<(String, String)>,
 }
 
 pub enum Auth<'a> {
     Cert(&'a str, &'a str),
     Token(&'a str),
+    Basic(&'a str, &'a str),
     Anonymous,
 }
 
@@ -198,13 +200,15 @@ impl Api {
             None => b = b.tls_danger_accept_invalid_certs(true),
         }
         let mut token = None;
+        let mut basic = None;
         match auth {
             Auth::Cert(c, k) => b = b.identity(reqwest::Identity::from_pem(format!("{c}\n{k}").as_bytes())?),
             Auth::Token(t) => token = Some(t.to_string()),
+            Auth::Basic(u, p) => basic = Some((u.to_string(), p.to_string())),
             Auth::Anonymous => {}
         }
         let base = if base.starts_with("https://") { base.to_string() } else { format!("https://{base}") };
-        Ok(Api { http: b.build()?, base: base.trim_end_matches('/').to_string(), token })
+        Ok(Api { http: b.build()?, base: base.trim_end_matches('/').to_string(), token, basic })
     }
 
     pub fn from_kubeconfig(path: &Path) -> Result<Api> {
@@ -223,6 +227,9 @@ impl Api {
         if let Some(t) = &self.token {
             r = r.bearer_auth(t);
         }
+        if let Some((u, p)) = &self.basic {
+            r = r.basic_auth(u, Some(p));
+        }
         if let Some((ct, b)) = body {
             r = r.header("content-type", ct).body(serde_json::to_vec(b)?);
         }
@@ -230,6 +237,16 @@ impl Api {
         let code = resp.status().as_u16();
         let text = resp.text().await?;
         Ok((code, serde_json::from_str(&text).unwrap_or(Value::String(text))))
+    }
+
+    /// GET returning the raw body text (for non-JSON endpoints such as /cacerts).
+    pub async fn get_text(&self, path: &str) -> Result<(u16, String)> {
+        let mut r = self.http.get(format!("{}{path}", self.base));
+        if let Some((u, p)) = &self.basic {
+            r = r.basic_auth(u, Some(p));
+        }
+        let resp = r.send().await.with_context(|| format!("{} unreachable", self.base))?;
+        Ok((resp.status().as_u16(), resp.text().await?))
     }
 
     pub async fn get(&self, path: &str) -> Result<(u16, Value)> {
