@@ -15,6 +15,7 @@ VNF_MGMT=${VNF_MGMT:-target/debug/vnf-mgmt}
 PKG=samples/packages/k8s_cluster_with_pv
 REQ=samples/requests/instantiate_simple_pv.json
 out=${DEMO_DIR:-$(mktemp -d)}
+mkdir -p "$out"
 
 step() { printf '\n==> %s\n' "$*"; }
 

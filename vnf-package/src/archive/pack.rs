@@ -330,6 +330,15 @@ pub fn pack(dir: &Path, out: &Path, opts: &PackOptions) -> Result<PackSummary, E
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    if !parent.is_dir() {
+        return Err(Error::io(
+            out,
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("output directory {} does not exist", parent.display()),
+            ),
+        ));
+    }
     let file_name = out
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
