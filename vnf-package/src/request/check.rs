@@ -1,5 +1,5 @@
 //! Semantic checks of a request: on its own ([`check_local`]) and against a package and its
-//! VNFD ([`check`]). Both run over [`Parts`], which can also be built from a request value
+//! VNFD ([`check()`]). Both run over [`Parts`], which can also be built from a request value
 //! that only partly deserialized, so every problem is reported in one run.
 
 use super::codes;

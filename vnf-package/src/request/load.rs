@@ -62,7 +62,7 @@ pub fn typed(
     src: &RequestSource,
     report: &mut Report,
 ) -> Option<InstantiateVnfRequest> {
-    let shape = check_shape(&json_schema(), value);
+    let shape = check_shape(cached_schema(), value);
     for e in &shape {
         report_shape(e, src, report);
     }
@@ -98,6 +98,12 @@ pub fn part<T: for<'de> Deserialize<'de>>(value: &Value, pointer: &str) -> Optio
 /// The value at a JSON pointer.
 pub fn lookup<'v>(value: &'v Value, pointer: &str) -> Option<&'v Value> {
     value.pointer(pointer)
+}
+
+/// The schema, generated once per process.
+fn cached_schema() -> &'static Value {
+    static SCHEMA: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    SCHEMA.get_or_init(json_schema)
 }
 
 fn report_shape(e: &ShapeError, src: &RequestSource, report: &mut Report) {

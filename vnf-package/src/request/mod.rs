@@ -1,7 +1,7 @@
 //! The SOL003 instantiate request and the Kubernetes driver's `additionalParams`:
 //! typed model ([`model`]), loading with JSON-pointer and line/column locations
-//! ([`load`], [`source`]), the JSON Schema generated from the types ([`json_schema`]),
-//! and the checks on their own and against a package ([`check`]).
+//! ([`load()`], [`source`]), the JSON Schema generated from the types ([`json_schema`]),
+//! and the checks on their own and against a package ([`check()`]).
 //!
 //! ```text
 //! let src = RequestSource::read(path)?;
