@@ -11,7 +11,7 @@ use crate::node::{self, Api, Auth, NodeReg, host_path, write_file};
 use crate::pki::{self, Ca};
 use anyhow::{Context, Result, anyhow, bail};
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::time::Duration;
 
 pub const VERSION: &str = "v1.32.0+k3s1";
@@ -261,12 +261,11 @@ async fn server(a: &Args) -> Result<()> {
     log("info", "Running kube-apiserver");
     let admin = pki::client_cert(&ca, "system:admin", &["system:masters"])?;
     let local = Api::new(&format!("{ip}:{port}"), Some(&ca.cert_pem), Auth::Cert(&admin.cert_pem, &admin.key_pem))?;
-    let mut labels: Vec<(String, String)> = vec![("node-role.kubernetes.io/master".into(), "true".into()), ("node-role.kubernetes.io/etcd".into(), "true".into())];
+    // k3s labels servers control-plane/master/etcd = "true" and does not taint them.
+    let mut labels: Vec<(String, String)> = ["control-plane", "master", "etcd"].iter().map(|r| (format!("node-role.kubernetes.io/{r}"), "true".to_string())).collect();
     labels.extend(node_labels(a));
-    node::register_node(&local, &NodeReg { name: &name, ip: &ip, control_plane: true, kubelet_version: VERSION, extra_labels: labels,
+    node::register_node(&local, &NodeReg { name: &name, ip: &ip, control_plane: false, kubelet_version: VERSION, extra_labels: labels,
         annotations: vec![("etcd.k3s.cattle.io/client-url".into(), client.clone()), ("k3s.io/node-args".into(), "[\"server\"]".into())] }).await?;
-    // k3s labels control-plane nodes "true" and does not taint them.
-    local.apply(&format!("/api/v1/nodes/{name}"), &json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": {"node-role.kubernetes.io/control-plane": "true"}}, "spec": {"taints": []}}), "kubelet").await?;
     let kc = host_path("/etc/rancher/k3s/k3s.yaml");
     write_file(&kc, &kubeconfig::render("default", &format!("https://127.0.0.1:{port}"), &ca.cert_pem, "default", Cred::Cert { cert_pem: &admin.cert_pem, key_pem: &admin.key_pem }), true)?;
     if let Some(mode) = a.get("write-kubeconfig-mode").and_then(|m| u32::from_str_radix(m, 8).ok()) {
@@ -331,6 +330,5 @@ fn snapshot_save(a: &Args) -> Result<()> {
         bail!("etcd-snapshot error: {}", String::from_utf8_lossy(&out.stderr).trim());
     }
     log("info", &format!("Snapshot {} saved.", file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()));
-    let _: Option<Value> = None;
     Ok(())
 }
