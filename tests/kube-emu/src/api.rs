@@ -2,9 +2,9 @@
 //! controllers whose effects the driver observes (PV binding, eviction, token issuing).
 
 use crate::etcd::{Etcd, Kv, WatchEvent};
+use crate::pki;
 use crate::resources::{self, Res};
 use crate::util::*;
-use crate::pki;
 use anyhow::Result;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -54,15 +54,28 @@ type ApiResult<T> = std::result::Result<T, ApiError>;
 
 impl ApiError {
     fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        ApiError { code, reason, message: message.into(), details: None }
+        ApiError {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+        }
     }
     fn not_found(res: &Res, name: &str) -> Self {
-        let mut e = Self::new(404, "NotFound", format!("{} \"{}\" not found", res.qualified(), name));
+        let mut e = Self::new(
+            404,
+            "NotFound",
+            format!("{} \"{}\" not found", res.qualified(), name),
+        );
         e.details = Some(json!({"name": name, "group": res.group, "kind": res.plural}));
         e
     }
     fn already_exists(res: &Res, name: &str) -> Self {
-        let mut e = Self::new(409, "AlreadyExists", format!("{} \"{}\" already exists", res.qualified(), name));
+        let mut e = Self::new(
+            409,
+            "AlreadyExists",
+            format!("{} \"{}\" already exists", res.qualified(), name),
+        );
         e.details = Some(json!({"name": name, "group": res.group, "kind": res.plural}));
         e
     }
@@ -70,7 +83,11 @@ impl ApiError {
         let mut e = Self::new(
             409,
             "Conflict",
-            format!("Operation cannot be fulfilled on {} \"{}\": the object has been modified; please apply your changes to the latest version and try again", res.qualified(), name),
+            format!(
+                "Operation cannot be fulfilled on {} \"{}\": the object has been modified; please apply your changes to the latest version and try again",
+                res.qualified(),
+                name
+            ),
         );
         e.details = Some(json!({"name": name, "group": res.group, "kind": res.plural}));
         e
@@ -80,14 +97,26 @@ impl ApiError {
     }
     fn invalid(res: &Res, name: &str, causes: Vec<(&str, &str, String)>) -> Self {
         let msgs: Vec<String> = causes.iter().map(|(f, _, m)| format!("{f}: {m}")).collect();
-        let msg = if msgs.len() == 1 { msgs[0].clone() } else { format!("[{}]", msgs.join(", ")) };
-        let mut e = Self::new(422, "Invalid", format!("{} \"{}\" is invalid: {}", res.kind, name, msg));
+        let msg = if msgs.len() == 1 {
+            msgs[0].clone()
+        } else {
+            format!("[{}]", msgs.join(", "))
+        };
+        let mut e = Self::new(
+            422,
+            "Invalid",
+            format!("{} \"{}\" is invalid: {}", res.kind, name, msg),
+        );
         e.details = Some(json!({"name": name, "group": res.group, "kind": res.kind,
             "causes": causes.iter().map(|(f, r, m)| json!({"reason": r, "message": m, "field": f})).collect::<Vec<_>>()}));
         e
     }
     fn internal(e: impl std::fmt::Display) -> Self {
-        Self::new(500, "InternalError", format!("Internal error occurred: {e}"))
+        Self::new(
+            500,
+            "InternalError",
+            format!("Internal error occurred: {e}"),
+        )
     }
     fn body(&self) -> Value {
         let mut v = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
@@ -112,7 +141,8 @@ fn full(b: impl Into<Bytes>) -> Body {
 fn json_resp(code: u16, v: &Value) -> Resp {
     let mut r = Response::new(full(serde_json::to_vec(v).unwrap_or_default()));
     *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    r.headers_mut().insert("content-type", "application/json".parse().expect("header"));
+    r.headers_mut()
+        .insert("content-type", "application/json".parse().expect("header"));
     r
 }
 
@@ -127,7 +157,11 @@ impl Query {
         let mut m = HashMap::new();
         for pair in q.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let dec = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+            let dec = |s: &str| {
+                percent_encoding::percent_decode_str(&s.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
             m.insert(dec(k), dec(v));
         }
         Query(m)
@@ -175,7 +209,10 @@ fn res_of(plural: &str) -> &'static Res {
 
 #[allow(non_snake_case)]
 fn RESOURCE_BY_PLURAL(plural: &str) -> &'static Res {
-    resources::RESOURCES.iter().find(|r| r.plural == plural).expect("known resource")
+    resources::RESOURCES
+        .iter()
+        .find(|r| r.plural == plural)
+        .expect("known resource")
 }
 
 fn decode(kv: &Kv) -> Value {
@@ -210,13 +247,17 @@ fn parse_body(ct: &str, body: &[u8]) -> ApiResult<Value> {
         return Ok(v);
     }
     if ct.contains("yaml") {
-        let s = std::str::from_utf8(body).map_err(|_| ApiError::bad_request("request body is not UTF-8"))?;
+        let s = std::str::from_utf8(body)
+            .map_err(|_| ApiError::bad_request("request body is not UTF-8"))?;
         return serde_saphyr::from_str::<Value>(s)
             .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")));
     }
     Err(ApiError::bad_request(format!(
         "couldn't get version/kind; json parse error: {}",
-        serde_json::from_slice::<Value>(body).err().map(|e| e.to_string()).unwrap_or_default()
+        serde_json::from_slice::<Value>(body)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
     )))
 }
 
@@ -258,7 +299,13 @@ impl Server {
     async fn ensure_default_sa(&self, ns: &str) -> Result<()> {
         let mut sa = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": ns}});
         self.stamp_new(&mut sa);
-        self.cfg.etcd.create(&obj_key(res_of("serviceaccounts"), Some(ns), "default"), &encode(&sa)).await?;
+        self.cfg
+            .etcd
+            .create(
+                &obj_key(res_of("serviceaccounts"), Some(ns), "default"),
+                &encode(&sa),
+            )
+            .await?;
         Ok(())
     }
 
@@ -280,14 +327,19 @@ impl Server {
             let dec = B64.decode(b.trim()).ok()?;
             let (user, pass) = std::str::from_utf8(&dec).ok()?.split_once(':')?;
             if matches!(user, "server" | "node") && self.k3s_token_ok(pass).await {
-                return Some(User { name: format!("k3s-{user}"), groups: vec!["system:nodes".into()] });
+                return Some(User {
+                    name: format!("k3s-{user}"),
+                    groups: vec!["system:nodes".into()],
+                });
             }
         }
         None
     }
 
     pub async fn k3s_token_ok(&self, token: &str) -> bool {
-        let Ok(Some(kv)) = self.cfg.etcd.get("/registry/kube-emu/k3s-token").await else { return false };
+        let Ok(Some(kv)) = self.cfg.etcd.get("/registry/kube-emu/k3s-token").await else {
+            return false;
+        };
         let secret = crate::k3s::token_secret(token);
         pki::sha256_hex(secret.as_bytes()) == String::from_utf8_lossy(&kv.value)
     }
@@ -298,20 +350,47 @@ impl Server {
             && id.len() == 6
             && secret.len() == 16
         {
-            let kv = self.cfg.etcd.get(&obj_key(res_of("secrets"), Some("kube-system"), &format!("bootstrap-token-{id}"))).await.ok()??;
+            let kv = self
+                .cfg
+                .etcd
+                .get(&obj_key(
+                    res_of("secrets"),
+                    Some("kube-system"),
+                    &format!("bootstrap-token-{id}"),
+                ))
+                .await
+                .ok()??;
             let s = decode(&kv);
-            let field = |k: &str| s["data"][k].as_str().and_then(|x| B64.decode(x).ok()).map(|b| String::from_utf8_lossy(&b).into_owned());
-            if field("token-secret").as_deref() == Some(secret) && field("usage-bootstrap-authentication").as_deref() == Some("true") {
+            let field = |k: &str| {
+                s["data"][k]
+                    .as_str()
+                    .and_then(|x| B64.decode(x).ok())
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+            };
+            if field("token-secret").as_deref() == Some(secret)
+                && field("usage-bootstrap-authentication").as_deref() == Some("true")
+            {
                 if let Some(exp) = field("expiration").and_then(|e| parse_rfc3339(&e))
                     && exp < time::OffsetDateTime::now_utc()
                 {
                     return None;
                 }
-                return Some(User { name: format!("system:bootstrap:{id}"), groups: vec!["system:bootstrappers".into()] });
+                return Some(User {
+                    name: format!("system:bootstrap:{id}"),
+                    groups: vec!["system:bootstrappers".into()],
+                });
             }
             return None;
         }
-        let kv = self.cfg.etcd.get(&format!("/registry/kube-emu/tokens/{}", pki::sha256_hex(tok.as_bytes()))).await.ok()??;
+        let kv = self
+            .cfg
+            .etcd
+            .get(&format!(
+                "/registry/kube-emu/tokens/{}",
+                pki::sha256_hex(tok.as_bytes())
+            ))
+            .await
+            .ok()??;
         let rec: Value = serde_json::from_slice(&kv.value).ok()?;
         if let Some(exp) = rec["exp"].as_str().and_then(parse_rfc3339)
             && exp < time::OffsetDateTime::now_utc()
@@ -319,14 +398,33 @@ impl Server {
             return None;
         }
         Some(User {
-            name: format!("system:serviceaccount:{}:{}", rec["namespace"].as_str()?, rec["name"].as_str()?),
+            name: format!(
+                "system:serviceaccount:{}:{}",
+                rec["namespace"].as_str()?,
+                rec["name"].as_str()?
+            ),
             groups: vec!["system:serviceaccounts".into()],
         })
     }
 
-    async fn store_token(&self, tok: &str, ns: &str, name: &str, exp: Option<String>) -> Result<()> {
+    async fn store_token(
+        &self,
+        tok: &str,
+        ns: &str,
+        name: &str,
+        exp: Option<String>,
+    ) -> Result<()> {
         let rec = json!({"namespace": ns, "name": name, "exp": exp});
-        self.cfg.etcd.put(&format!("/registry/kube-emu/tokens/{}", pki::sha256_hex(tok.as_bytes())), &serde_json::to_vec(&rec)?).await?;
+        self.cfg
+            .etcd
+            .put(
+                &format!(
+                    "/registry/kube-emu/tokens/{}",
+                    pki::sha256_hex(tok.as_bytes())
+                ),
+                &serde_json::to_vec(&rec)?,
+            )
+            .await?;
         Ok(())
     }
 
@@ -336,20 +434,55 @@ impl Server {
         let path = req.uri().path().to_string();
         let query = Query::parse(req.uri().query());
         let method = req.method().clone();
-        let ct = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-        let ua = req.headers().get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-        let accept = req.headers().get("accept").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let ct = req
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let ua = req
+            .headers()
+            .get("user-agent")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let accept = req
+            .headers()
+            .get("accept")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
         let user = self.authenticate(&req, peer.as_ref()).await;
-        let anonymous_ok = matches!(path.as_str(), "/version" | "/healthz" | "/livez" | "/readyz" | "/cacerts")
-            || (method == Method::GET && path == "/api/v1/namespaces/kube-public/configmaps/cluster-info");
+        let anonymous_ok = matches!(
+            path.as_str(),
+            "/version" | "/healthz" | "/livez" | "/readyz" | "/cacerts"
+        ) || (method == Method::GET
+            && path == "/api/v1/namespaces/kube-public/configmaps/cluster-info");
         if user.is_none() && !anonymous_ok {
             return err_resp(ApiError::new(401, "Unauthorized", "Unauthorized"));
         }
-        let body = match http_body_util::Limited::new(req.into_body(), MAX_BODY).collect().await {
+        let body = match http_body_util::Limited::new(req.into_body(), MAX_BODY)
+            .collect()
+            .await
+        {
             Ok(b) => b.to_bytes(),
-            Err(_) => return err_resp(ApiError::new(413, "RequestEntityTooLarge", "request body too large")),
+            Err(_) => {
+                return err_resp(ApiError::new(
+                    413,
+                    "RequestEntityTooLarge",
+                    "request body too large",
+                ));
+            }
         };
-        let ctx = Ctx { method, query, ct, ua, accept, body, user };
+        let ctx = Ctx {
+            method,
+            query,
+            ct,
+            ua,
+            accept,
+            body,
+            user,
+        };
         match self.route(&path, &ctx).await {
             Ok(r) => r,
             Err(e) => err_resp(e),
@@ -357,17 +490,29 @@ impl Server {
     }
 
     async fn route(self: &Arc<Self>, path: &str, ctx: &Ctx) -> ApiResult<Resp> {
-        let segs: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+        let segs: Vec<&str> = path
+            .trim_matches('/')
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .collect();
         let get = ctx.method == Method::GET;
         match segs.as_slice() {
-            ["version"] if get => Ok(json_resp(200, &json!({"major": "1", "minor": "32",
+            ["version"] if get => Ok(json_resp(
+                200,
+                &json!({"major": "1", "minor": "32",
                 "gitVersion": "v1.32.0+kube-emu", "gitCommit": "0000000000000000000000000000000000000000",
                 "gitTreeState": "clean", "buildDate": "2024-12-11T00:00:00Z", "goVersion": "go1.23.3",
-                "compiler": "gc", "platform": "linux/amd64", "emulator": "kube-emu"}))),
+                "compiler": "gc", "platform": "linux/amd64", "emulator": "kube-emu"}),
+            )),
             ["healthz" | "livez" | "readyz"] => {
-                self.cfg.etcd.revision().await.map_err(|e| ApiError::new(500, "InternalError", format!("etcd: {e}")))?;
+                self.cfg
+                    .etcd
+                    .revision()
+                    .await
+                    .map_err(|e| ApiError::new(500, "InternalError", format!("etcd: {e}")))?;
                 let mut r = Response::new(full("ok"));
-                r.headers_mut().insert("content-type", "text/plain".parse().expect("h"));
+                r.headers_mut()
+                    .insert("content-type", "text/plain".parse().expect("h"));
                 Ok(r)
             }
             ["cacerts"] if get => Ok(Response::new(full(self.cfg.ca_pem.clone()))),
@@ -375,13 +520,27 @@ impl Server {
                 if ctx.user.as_ref().map(|u| u.name.as_str()) != Some("k3s-server") {
                     return Err(ApiError::new(401, "Unauthorized", "Unauthorized"));
                 }
-                let kv = self.cfg.etcd.get("/registry/kube-emu/k3s-bootstrap").await?.ok_or_else(|| ApiError::new(404, "NotFound", "no bootstrap data"))?;
-                Ok(json_resp(200, &serde_json::from_slice(&kv.value).unwrap_or(Value::Null)))
+                let kv = self
+                    .cfg
+                    .etcd
+                    .get("/registry/kube-emu/k3s-bootstrap")
+                    .await?
+                    .ok_or_else(|| ApiError::new(404, "NotFound", "no bootstrap data"))?;
+                Ok(json_resp(
+                    200,
+                    &serde_json::from_slice(&kv.value).unwrap_or(Value::Null),
+                ))
             }
-            ["api"] if get => Ok(json_resp(200, &json!({"kind": "APIVersions", "versions": ["v1"],
-                "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": self.cfg.advertise}]}))),
+            ["api"] if get => Ok(json_resp(
+                200,
+                &json!({"kind": "APIVersions", "versions": ["v1"],
+                "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": self.cfg.advertise}]}),
+            )),
             ["apis"] if get => Ok(json_resp(200, &resources::group_list())),
-            ["api", "v1"] if get => Ok(json_resp(200, &resources::resource_list("", "v1").expect("core"))),
+            ["api", "v1"] if get => Ok(json_resp(
+                200,
+                &resources::resource_list("", "v1").expect("core"),
+            )),
             ["apis", g] if get && resources::GROUPS.contains(g) => {
                 let mut v = resources::group(g);
                 v["kind"] = json!("APIGroup");
@@ -390,17 +549,44 @@ impl Server {
             }
             ["apis", g, v] if get => resources::resource_list(g, v)
                 .map(|l| json_resp(200, &l))
-                .ok_or_else(|| ApiError::new(404, "NotFound", "the server could not find the requested resource")),
+                .ok_or_else(|| {
+                    ApiError::new(
+                        404,
+                        "NotFound",
+                        "the server could not find the requested resource",
+                    )
+                }),
             ["api", "v1", rest @ ..] => self.resource("", "v1", rest, ctx).await,
             ["apis", g, v, rest @ ..] => self.resource(g, v, rest, ctx).await,
-            _ => Err(ApiError::new(404, "NotFound", "the server could not find the requested resource")),
+            _ => Err(ApiError::new(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+            )),
         }
     }
 
-    async fn resource(self: &Arc<Self>, group: &str, version: &str, rest: &[&str], ctx: &Ctx) -> ApiResult<Resp> {
-        let nf = || ApiError::new(404, "NotFound", "the server could not find the requested resource");
+    async fn resource(
+        self: &Arc<Self>,
+        group: &str,
+        version: &str,
+        rest: &[&str],
+        ctx: &Ctx,
+    ) -> ApiResult<Resp> {
+        let nf = || {
+            ApiError::new(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+            )
+        };
         let (ns, rest) = match rest {
-            ["namespaces", ns, tail @ ..] if !tail.is_empty() && !(group.is_empty() && matches!(tail, ["status" | "finalize"])) => (Some(ns.to_string()), tail),
+            ["namespaces", ns, tail @ ..]
+                if !(tail.is_empty()
+                    || group.is_empty() && matches!(tail, ["status" | "finalize"])) =>
+            {
+                (Some(ns.to_string()), tail)
+            }
             _ => (None, rest),
         };
         let (plural, name, sub) = match rest {
@@ -434,29 +620,50 @@ impl Server {
             (None, _) if *m == Method::POST => self.create(&t, ctx).await,
             (None, _) if *m == Method::DELETE => self.delete_collection(&t, ctx).await,
             (Some(n), None | Some("status")) if *m == Method::GET => {
-                let kv = self.cfg.etcd.get(&t.key(n)).await?.ok_or_else(|| ApiError::not_found(res, n))?;
+                let kv = self
+                    .cfg
+                    .etcd
+                    .get(&t.key(n))
+                    .await?
+                    .ok_or_else(|| ApiError::not_found(res, n))?;
                 if wants_table(ctx) {
-                    return Ok(json_resp(200, &crate::table::table(res, &[decode(&kv)], kv.mod_revision)));
+                    return Ok(json_resp(
+                        200,
+                        &crate::table::table(res, &[decode(&kv)], kv.mod_revision),
+                    ));
                 }
                 Ok(json_resp(200, &decode(&kv)))
             }
-            (Some(n), None | Some("status") | Some("finalize")) if *m == Method::PUT => self.update(&t, n, ctx).await,
+            (Some(n), None | Some("status") | Some("finalize")) if *m == Method::PUT => {
+                self.update(&t, n, ctx).await
+            }
             (Some(n), None | Some("status")) if *m == Method::PATCH => self.patch(&t, n, ctx).await,
             (Some(n), None) if *m == Method::DELETE => self.delete(&t, n, ctx).await,
             (Some(n), Some("eviction")) if *m == Method::POST => self.evict(&t, n, ctx).await,
             (Some(n), Some("token")) if *m == Method::POST => self.token_request(&t, n, ctx).await,
-            _ => Err(ApiError::new(405, "MethodNotAllowed", format!("the server does not allow this method on the requested resource"))),
+            _ => Err(ApiError::new(
+                405,
+                "MethodNotAllowed",
+                "the server does not allow this method on the requested resource".to_string(),
+            )),
         }
     }
 
     // ----- reads ----------------------------------------------------------------------
 
     fn filters(&self, ctx: &Ctx) -> ApiResult<(Vec<Req>, Vec<Req>)> {
-        let ls = parse_selector(ctx.query.get("labelSelector").unwrap_or("")).map_err(ApiError::bad_request)?;
-        let fs = parse_selector(ctx.query.get("fieldSelector").unwrap_or("")).map_err(ApiError::bad_request)?;
+        let ls = parse_selector(ctx.query.get("labelSelector").unwrap_or(""))
+            .map_err(ApiError::bad_request)?;
+        let fs = parse_selector(ctx.query.get("fieldSelector").unwrap_or(""))
+            .map_err(ApiError::bad_request)?;
         for r in &fs {
-            if matches!(r, Req::In(..) | Req::NotIn(..) | Req::Exists(_) | Req::NotExists(_)) {
-                return Err(ApiError::bad_request("invalid field selector: only =, == and != are supported"));
+            if matches!(
+                r,
+                Req::In(..) | Req::NotIn(..) | Req::Exists(_) | Req::NotExists(_)
+            ) {
+                return Err(ApiError::bad_request(
+                    "invalid field selector: only =, == and != are supported",
+                ));
             }
         }
         Ok((ls, fs))
@@ -468,7 +675,10 @@ impl Server {
         let items: Vec<Value> = kvs
             .iter()
             .map(decode)
-            .filter(|o| selector_matches(&ls, |k| label_of(o, k)) && selector_matches(&fs, |k| field_of(o, k)))
+            .filter(|o| {
+                selector_matches(&ls, |k| label_of(o, k))
+                    && selector_matches(&fs, |k| field_of(o, k))
+            })
             .map(|mut o| {
                 if let Some(m) = o.as_object_mut() {
                     m.remove("kind");
@@ -480,15 +690,20 @@ impl Server {
         if wants_table(ctx) {
             return Ok(json_resp(200, &crate::table::table(t.res, &items, rev)));
         }
-        Ok(json_resp(200, &json!({"kind": format!("{}List", t.res.kind), "apiVersion": t.res.api_version(),
-            "metadata": {"resourceVersion": rev.to_string()}, "items": items})))
+        Ok(json_resp(
+            200,
+            &json!({"kind": format!("{}List", t.res.kind), "apiVersion": t.res.api_version(),
+            "metadata": {"resourceVersion": rev.to_string()}, "items": items}),
+        ))
     }
 
     async fn watch(&self, t: &Target, ctx: &Ctx) -> ApiResult<Resp> {
         let (ls, fs) = self.filters(ctx)?;
         let rv: i64 = match ctx.query.get("resourceVersion") {
             None | Some("") | Some("0") => 0,
-            Some(s) => s.parse().map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {s:?}")))?,
+            Some(s) => s
+                .parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {s:?}")))?,
         };
         let mut initial = Vec::new();
         let start = if rv == 0 {
@@ -499,16 +714,23 @@ impl Server {
             rv + 1
         };
         let mut events = self.cfg.etcd.watch(&t.prefix(), start).await?;
-        let timeout = ctx.query.get("timeoutSeconds").and_then(|s| s.parse::<u64>().ok()).unwrap_or(1800);
+        let timeout = ctx
+            .query
+            .get("timeoutSeconds")
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(1800);
         let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
         let kind = t.res.kind;
         let api_version = t.res.api_version();
-        let matches = move |o: &Value| selector_matches(&ls, |k| label_of(o, k)) && selector_matches(&fs, |k| field_of(o, k));
+        let matches = move |o: &Value| {
+            selector_matches(&ls, |k| label_of(o, k)) && selector_matches(&fs, |k| field_of(o, k))
+        };
         tokio::spawn(async move {
             let line = |ty: &str, mut o: Value| {
                 o["kind"] = json!(kind);
                 o["apiVersion"] = json!(api_version);
-                let mut b = serde_json::to_vec(&json!({"type": ty, "object": o})).unwrap_or_default();
+                let mut b =
+                    serde_json::to_vec(&json!({"type": ty, "object": o})).unwrap_or_default();
                 b.push(b'\n');
                 Bytes::from(b)
             };
@@ -528,15 +750,25 @@ impl Server {
                 let out = match ev {
                     Some(Ok(WatchEvent::Put { kv })) => {
                         let o = decode(&kv);
-                        let ty = if kv.create_revision == kv.mod_revision { "ADDED" } else { "MODIFIED" };
+                        let ty = if kv.create_revision == kv.mod_revision {
+                            "ADDED"
+                        } else {
+                            "MODIFIED"
+                        };
                         matches(&o).then(|| line(ty, o))
                     }
-                    Some(Ok(WatchEvent::Delete { kv, prev })) => prev.map(|p| {
-                        let mut o = decode(&p);
-                        set_rv(&mut o, kv.mod_revision);
-                        o
-                    }).filter(|o| matches(o)).map(|o| line("DELETED", o)),
-                    Some(Err(e)) => Some(line("ERROR", ApiError::new(410, "Expired", format!("{e:#}")).body())),
+                    Some(Ok(WatchEvent::Delete { kv, prev })) => prev
+                        .map(|p| {
+                            let mut o = decode(&p);
+                            set_rv(&mut o, kv.mod_revision);
+                            o
+                        })
+                        .filter(|o| matches(o))
+                        .map(|o| line("DELETED", o)),
+                    Some(Err(e)) => Some(line(
+                        "ERROR",
+                        ApiError::new(410, "Expired", format!("{e:#}")).body(),
+                    )),
                     None => return,
                 };
                 if let Some(b) = out
@@ -547,11 +779,15 @@ impl Server {
             }
         });
         let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx))
+            rx.recv()
+                .await
+                .map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx))
         });
         let mut r = Response::new(StreamBody::new(stream).boxed_unsync());
-        r.headers_mut().insert("content-type", "application/json".parse().expect("h"));
-        r.headers_mut().insert("transfer-encoding", "chunked".parse().expect("h"));
+        r.headers_mut()
+            .insert("content-type", "application/json".parse().expect("h"));
+        r.headers_mut()
+            .insert("transfer-encoding", "chunked".parse().expect("h"));
         Ok(r)
     }
 
@@ -561,14 +797,22 @@ impl Server {
         let nsres = res_of("namespaces");
         match self.cfg.etcd.get(&obj_key(nsres, None, ns)).await? {
             Some(kv) if decode(&kv)["status"]["phase"] != "Terminating" => Ok(()),
-            Some(_) => Err(ApiError::new(403, "Forbidden", format!("unable to create new content in namespace {ns} because it is being terminated"))),
+            Some(_) => Err(ApiError::new(
+                403,
+                "Forbidden",
+                format!(
+                    "unable to create new content in namespace {ns} because it is being terminated"
+                ),
+            )),
             None => Err(ApiError::not_found(nsres, ns)),
         }
     }
 
     fn check_kind(&self, t: &Target, obj: &mut Value) -> ApiResult<()> {
         if !obj.is_object() {
-            return Err(ApiError::bad_request("the request body must be a JSON object"));
+            return Err(ApiError::bad_request(
+                "the request body must be a JSON object",
+            ));
         }
         let av = t.res.api_version();
         match (obj["apiVersion"].as_str(), obj["kind"].as_str()) {
@@ -589,7 +833,9 @@ impl Server {
         }
         match (&t.ns, obj["metadata"]["namespace"].as_str()) {
             (Some(ns), Some(o)) if o != ns => {
-                return Err(ApiError::bad_request("the namespace of the provided object does not match the namespace sent on the request"));
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
             }
             (Some(ns), _) => obj["metadata"]["namespace"] = json!(ns),
             (None, _) => {
@@ -602,17 +848,28 @@ impl Server {
     }
 
     fn manager(&self, ctx: &Ctx, default: &str) -> String {
-        ctx.query.get("fieldManager").map(String::from).unwrap_or_else(|| {
-            let ua = ctx.ua.split('/').next().unwrap_or("");
-            if ua.is_empty() { default.to_string() } else { ua.to_string() }
-        })
+        ctx.query
+            .get("fieldManager")
+            .map(String::from)
+            .unwrap_or_else(|| {
+                let ua = ctx.ua.split('/').next().unwrap_or("");
+                if ua.is_empty() {
+                    default.to_string()
+                } else {
+                    ua.to_string()
+                }
+            })
     }
 
     async fn create(self: &Arc<Self>, t: &Target, ctx: &Ctx) -> ApiResult<Resp> {
         let mut obj = parse_body(&ctx.ct, &ctx.body)?;
         self.check_kind(t, &mut obj)?;
         if t.ns.is_none() && t.res.namespaced {
-            return Err(ApiError::new(404, "NotFound", "the server could not find the requested resource"));
+            return Err(ApiError::new(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+            ));
         }
         if obj["metadata"]["name"].as_str().unwrap_or("").is_empty()
             && let Some(g) = obj["metadata"]["generateName"].as_str()
@@ -634,7 +891,12 @@ impl Server {
         if ctx.query.get("dryRun") == Some("All") {
             return Ok(json_resp(201, &obj));
         }
-        let rev = self.cfg.etcd.create(&t.key(&name), &encode(&obj)).await?.ok_or_else(|| ApiError::already_exists(t.res, &name))?;
+        let rev = self
+            .cfg
+            .etcd
+            .create(&t.key(&name), &encode(&obj))
+            .await?
+            .ok_or_else(|| ApiError::already_exists(t.res, &name))?;
         set_rv(&mut obj, rev);
         self.after_write(t.res, &obj).await?;
         Ok(json_resp(201, &obj))
@@ -644,10 +906,18 @@ impl Server {
         let mut obj = parse_body(&ctx.ct, &ctx.body)?;
         self.check_kind(t, &mut obj)?;
         if name_of(&obj) != name {
-            return Err(ApiError::bad_request(format!("the name of the object ({}) does not match the name on the URL ({name})", name_of(&obj))));
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({}) does not match the name on the URL ({name})",
+                name_of(&obj)
+            )));
         }
         let key = t.key(name);
-        let kv = self.cfg.etcd.get(&key).await?.ok_or_else(|| ApiError::not_found(t.res, name))?;
+        let kv = self
+            .cfg
+            .etcd
+            .get(&key)
+            .await?
+            .ok_or_else(|| ApiError::not_found(t.res, name))?;
         if let Some(rv) = obj["metadata"]["resourceVersion"].as_str()
             && !rv.is_empty()
             && rv != kv.mod_revision.to_string()
@@ -656,7 +926,8 @@ impl Server {
         }
         let old = decode(&kv);
         let new = self.merge_update(t, &old, obj, ctx)?;
-        self.store_update(t, name, &key, &old, new, kv.mod_revision, 200).await
+        self.store_update(t, name, &key, &old, new, kv.mod_revision, 200)
+            .await
     }
 
     /// Apply the status-subresource split and keep the immutable metadata.
@@ -676,7 +947,13 @@ impl Server {
             _ if status_sub => obj["status"] = old["status"].clone(),
             _ => {}
         }
-        for k in ["uid", "creationTimestamp", "deletionTimestamp", "namespace", "name"] {
+        for k in [
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "namespace",
+            "name",
+        ] {
             if old["metadata"].get(k).is_some() {
                 obj["metadata"][k] = old["metadata"][k].clone();
             }
@@ -686,7 +963,9 @@ impl Server {
         {
             m.remove("status");
         }
-        if old["metadata"].get("managedFields").is_some() && obj["metadata"].get("managedFields").is_none() {
+        if old["metadata"].get("managedFields").is_some()
+            && obj["metadata"].get("managedFields").is_none()
+        {
             obj["metadata"]["managedFields"] = old["metadata"]["managedFields"].clone();
         }
         let mgr = self.manager(ctx, "unknown");
@@ -694,15 +973,34 @@ impl Server {
         Ok(obj)
     }
 
-    async fn store_update(self: &Arc<Self>, t: &Target, name: &str, key: &str, old: &Value, mut obj: Value, mod_rev: i64, code: u16) -> ApiResult<Resp> {
+    #[allow(clippy::too_many_arguments)]
+    async fn store_update(
+        self: &Arc<Self>,
+        t: &Target,
+        name: &str,
+        key: &str,
+        old: &Value,
+        mut obj: Value,
+        mod_rev: i64,
+        code: u16,
+    ) -> ApiResult<Resp> {
         validate(t.res, &obj)?;
         validate_immutable(t.res, old, &obj)?;
         if obj == *old {
             return Ok(json_resp(code, old));
         }
-        let rev = self.cfg.etcd.update(key, &encode(&obj), mod_rev).await?.ok_or_else(|| ApiError::conflict(t.res, name))?;
+        let rev = self
+            .cfg
+            .etcd
+            .update(key, &encode(&obj), mod_rev)
+            .await?
+            .ok_or_else(|| ApiError::conflict(t.res, name))?;
         set_rv(&mut obj, rev);
-        if obj["metadata"]["deletionTimestamp"].is_string() && obj["metadata"]["finalizers"].as_array().is_none_or(|f| f.is_empty()) {
+        if obj["metadata"]["deletionTimestamp"].is_string()
+            && obj["metadata"]["finalizers"]
+                .as_array()
+                .is_none_or(|f| f.is_empty())
+        {
             self.cfg.etcd.delete(key, rev).await?;
             self.after_delete(t.res, &obj).await?;
             return Ok(json_resp(code, &obj));
@@ -718,12 +1016,33 @@ impl Server {
         for _ in 0..10 {
             let kv = self.cfg.etcd.get(&key).await?;
             if ct == "application/apply-patch+yaml" {
-                let mgr = ctx.query.get("fieldManager").filter(|m| !m.is_empty()).ok_or_else(|| {
-                    ApiError::invalid(t.res, name, vec![("fieldManager", "FieldValueRequired", "Required value: is required for apply patch".into())])
-                })?;
-                let r = self.apply(t, name, &key, kv, &patch, mgr, ctx.query.flag("force")).await;
+                let mgr = ctx
+                    .query
+                    .get("fieldManager")
+                    .filter(|m| !m.is_empty())
+                    .ok_or_else(|| {
+                        ApiError::invalid(
+                            t.res,
+                            name,
+                            vec![(
+                                "fieldManager",
+                                "FieldValueRequired",
+                                "Required value: is required for apply patch".into(),
+                            )],
+                        )
+                    })?;
+                let r = self
+                    .apply(t, name, &key, kv, &patch, mgr, ctx.query.flag("force"))
+                    .await;
                 match r {
-                    Err(e) if e.reason == "Conflict" && e.details.as_ref().is_some_and(|d| d.get("causes").is_none()) => continue,
+                    Err(e)
+                        if e.reason == "Conflict"
+                            && e.details
+                                .as_ref()
+                                .is_some_and(|d| d.get("causes").is_none()) =>
+                    {
+                        continue;
+                    }
                     Err(e) if e.reason == "AlreadyExists" => continue,
                     other => return other,
                 }
@@ -738,9 +1057,23 @@ impl Server {
                     }
                     merge_patch(&mut obj, &patch);
                 }
-                "application/json-patch+json" => json_patch(&mut obj, &patch).map_err(|e| ApiError::new(422, "Invalid", format!("the server rejected our request due to an error in our request: {e}")))?,
+                "application/json-patch+json" => json_patch(&mut obj, &patch).map_err(|e| {
+                    ApiError::new(
+                        422,
+                        "Invalid",
+                        format!(
+                            "the server rejected our request due to an error in our request: {e}"
+                        ),
+                    )
+                })?,
                 other => {
-                    return Err(ApiError::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {other:?})")));
+                    return Err(ApiError::new(
+                        415,
+                        "UnsupportedMediaType",
+                        format!(
+                            "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {other:?})"
+                        ),
+                    ));
                 }
             }
             if let Some(rv) = patch["metadata"]["resourceVersion"].as_str()
@@ -752,8 +1085,15 @@ impl Server {
             obj_t["apiVersion"] = json!(t.res.api_version());
             obj_t["kind"] = json!(t.res.kind);
             let new = self.merge_update(t, &old, obj_t, ctx)?;
-            match self.store_update(t, name, &key, &old, new, kv.mod_revision, 200).await {
-                Err(e) if e.reason == "Conflict" && patch["metadata"]["resourceVersion"].is_null() => continue,
+            match self
+                .store_update(t, name, &key, &old, new, kv.mod_revision, 200)
+                .await
+            {
+                Err(e)
+                    if e.reason == "Conflict" && patch["metadata"]["resourceVersion"].is_null() =>
+                {
+                    continue;
+                }
                 other => return other,
             }
         }
@@ -761,13 +1101,28 @@ impl Server {
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn apply(self: &Arc<Self>, t: &Target, name: &str, key: &str, kv: Option<Kv>, applied: &Value, mgr: &str, force: bool) -> ApiResult<Resp> {
+    async fn apply(
+        self: &Arc<Self>,
+        t: &Target,
+        name: &str,
+        key: &str,
+        kv: Option<Kv>,
+        applied: &Value,
+        mgr: &str,
+        force: bool,
+    ) -> ApiResult<Resp> {
         let mut applied = applied.clone();
         self.check_kind(t, &mut applied)?;
         if name_of(&applied) != name {
-            return Err(ApiError::bad_request(format!("the name of the object ({}) does not match the name on the URL ({name})", name_of(&applied))));
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({}) does not match the name on the URL ({name})",
+                name_of(&applied)
+            )));
         }
-        if applied["metadata"].get("managedFields").is_some_and(|m| !m.is_null()) {
+        if applied["metadata"]
+            .get("managedFields")
+            .is_some_and(|m| !m.is_null())
+        {
             return Err(ApiError::bad_request("metadata.managedFields must be nil"));
         }
         let mut new_paths = BTreeSet::new();
@@ -783,28 +1138,42 @@ impl Server {
             defaults(t.res, &mut obj);
             validate(t.res, &obj)?;
             obj["metadata"]["managedFields"] = json!([mf_entry(mgr, "Apply", &av, &new_paths)]);
-            let rev = self.cfg.etcd.create(key, &encode(&obj)).await?.ok_or_else(|| ApiError::already_exists(t.res, name))?;
+            let rev = self
+                .cfg
+                .etcd
+                .create(key, &encode(&obj))
+                .await?
+                .ok_or_else(|| ApiError::already_exists(t.res, name))?;
             set_rv(&mut obj, rev);
             self.after_write(t.res, &obj).await?;
             return Ok(json_resp(201, &obj));
         };
         let old = decode(&kv);
-        let mut entries: Vec<Value> = old["metadata"]["managedFields"].as_array().cloned().unwrap_or_default();
+        let mut entries: Vec<Value> = old["metadata"]["managedFields"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         let mut conflicts = Vec::new();
         let mut prev_mine = BTreeSet::new();
         for e in entries.iter_mut() {
             let mut paths = BTreeSet::new();
             fields_v1_to_paths(&e["fieldsV1"], &mut vec![], &mut paths);
-            let mine = e["manager"].as_str() == Some(mgr) && e["operation"].as_str() == Some("Apply");
+            let mine =
+                e["manager"].as_str() == Some(mgr) && e["operation"].as_str() == Some("Apply");
             if mine {
                 prev_mine = paths;
                 continue;
             }
             let mut keep = BTreeSet::new();
             for p in paths {
-                let clash = new_paths.iter().find(|np| overlaps(np, &p) && get_path(&old, np) != get_path(&applied, np));
+                let clash = new_paths
+                    .iter()
+                    .find(|np| overlaps(np, &p) && get_path(&old, np) != get_path(&applied, np));
                 match clash {
-                    Some(np) if !force => conflicts.push((e["manager"].as_str().unwrap_or("").to_string(), format!(".{}", np.join(".")))),
+                    Some(np) if !force => conflicts.push((
+                        e["manager"].as_str().unwrap_or("").to_string(),
+                        format!(".{}", np.join(".")),
+                    )),
                     Some(_) => {}
                     None => {
                         keep.insert(p);
@@ -820,21 +1189,33 @@ impl Server {
             let msg = format!(
                 "Apply failed with {n} conflict{}: {}",
                 if n == 1 { "" } else { "s" },
-                conflicts.iter().map(|(m, f)| format!("conflict with \"{m}\": {f}")).collect::<Vec<_>>().join("\n")
+                conflicts
+                    .iter()
+                    .map(|(m, f)| format!("conflict with \"{m}\": {f}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
             );
             let mut e = ApiError::new(409, "Conflict", msg);
-            e.details = Some(json!({"name": name, "group": t.res.group, "kind": t.res.plural,
-                "causes": conflicts.iter().map(|(m, f)| json!({"reason": "FieldManagerConflict", "message": format!("conflict with \"{m}\""), "field": f})).collect::<Vec<_>>()}));
+            e.details = Some(
+                json!({"name": name, "group": t.res.group, "kind": t.res.plural,
+                "causes": conflicts.iter().map(|(m, f)| json!({"reason": "FieldManagerConflict", "message": format!("conflict with \"{m}\""), "field": f})).collect::<Vec<_>>()}),
+            );
             return Err(e);
         }
         let mut obj = old.clone();
         // Fields this manager applied before and no longer applies are removed, unless
         // another manager also owns them.
-        let others: BTreeSet<Vec<String>> = entries.iter().filter(|e| !(e["manager"].as_str() == Some(mgr) && e["operation"].as_str() == Some("Apply"))).flat_map(|e| {
-            let mut p = BTreeSet::new();
-            fields_v1_to_paths(&e["fieldsV1"], &mut vec![], &mut p);
-            p
-        }).collect();
+        let others: BTreeSet<Vec<String>> = entries
+            .iter()
+            .filter(|e| {
+                !(e["manager"].as_str() == Some(mgr) && e["operation"].as_str() == Some("Apply"))
+            })
+            .flat_map(|e| {
+                let mut p = BTreeSet::new();
+                fields_v1_to_paths(&e["fieldsV1"], &mut vec![], &mut p);
+                p
+            })
+            .collect();
         for p in prev_mine.difference(&new_paths) {
             if !others.iter().any(|o| overlaps(o, p)) {
                 remove_path(&mut obj, p);
@@ -842,13 +1223,21 @@ impl Server {
         }
         let mut a = applied.clone();
         if let Some(m) = a["metadata"].as_object_mut() {
-            m.retain(|k, _| matches!(k.as_str(), "labels" | "annotations" | "finalizers" | "ownerReferences"));
+            m.retain(|k, _| {
+                matches!(
+                    k.as_str(),
+                    "labels" | "annotations" | "finalizers" | "ownerReferences"
+                )
+            });
         }
         if let Some(m) = a.as_object_mut() {
             m.remove("status");
         }
         apply_merge(&mut obj, &a);
-        entries.retain(|e| !(e["manager"].as_str() == Some(mgr) && e["operation"].as_str() == Some("Apply")) && e["fieldsV1"].as_object().is_some_and(|m| !m.is_empty()));
+        entries.retain(|e| {
+            !(e["manager"].as_str() == Some(mgr) && e["operation"].as_str() == Some("Apply"))
+                && e["fieldsV1"].as_object().is_some_and(|m| !m.is_empty())
+        });
         entries.push(mf_entry(mgr, "Apply", &av, &new_paths));
         obj["metadata"]["managedFields"] = json!(entries);
         validate(t.res, &obj)?;
@@ -856,24 +1245,42 @@ impl Server {
         if obj == old {
             return Ok(json_resp(200, &old));
         }
-        let rev = self.cfg.etcd.update(key, &encode(&obj), kv.mod_revision).await?.ok_or_else(|| ApiError::new(409, "Conflict", "object changed during apply"))?;
+        let rev = self
+            .cfg
+            .etcd
+            .update(key, &encode(&obj), kv.mod_revision)
+            .await?
+            .ok_or_else(|| ApiError::new(409, "Conflict", "object changed during apply"))?;
         set_rv(&mut obj, rev);
         self.after_write(t.res, &obj).await?;
         Ok(json_resp(200, &obj))
     }
 
     async fn delete(self: &Arc<Self>, t: &Target, name: &str, ctx: &Ctx) -> ApiResult<Resp> {
-        let opts: Value = if ctx.body.is_empty() { json!({}) } else { parse_body(&ctx.ct, &ctx.body)? };
+        let opts: Value = if ctx.body.is_empty() {
+            json!({})
+        } else {
+            parse_body(&ctx.ct, &ctx.body)?
+        };
         let key = t.key(name);
         for _ in 0..10 {
-            let kv = self.cfg.etcd.get(&key).await?.ok_or_else(|| ApiError::not_found(t.res, name))?;
+            let kv = self
+                .cfg
+                .etcd
+                .get(&key)
+                .await?
+                .ok_or_else(|| ApiError::not_found(t.res, name))?;
             let mut obj = decode(&kv);
             let pre = &opts["preconditions"];
             if let Some(uid) = pre["uid"].as_str()
                 && obj["metadata"]["uid"].as_str() != Some(uid)
             {
                 let mut e = ApiError::conflict(t.res, name);
-                e.message = format!("Operation cannot be fulfilled on {} \"{name}\": Precondition failed: UID in precondition: {uid}, UID in object meta: {}", t.res.qualified(), obj["metadata"]["uid"].as_str().unwrap_or(""));
+                e.message = format!(
+                    "Operation cannot be fulfilled on {} \"{name}\": Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    t.res.qualified(),
+                    obj["metadata"]["uid"].as_str().unwrap_or("")
+                );
                 return Err(e);
             }
             if let Some(rv) = pre["resourceVersion"].as_str()
@@ -884,12 +1291,19 @@ impl Server {
             if ctx.query.get("dryRun") == Some("All") {
                 return Ok(json_resp(200, &obj));
             }
-            let has_finalizers = obj["metadata"]["finalizers"].as_array().is_some_and(|f| !f.is_empty());
+            let has_finalizers = obj["metadata"]["finalizers"]
+                .as_array()
+                .is_some_and(|f| !f.is_empty());
             if has_finalizers {
                 if obj["metadata"]["deletionTimestamp"].is_null() {
                     obj["metadata"]["deletionTimestamp"] = json!(now_rfc3339());
                     obj["metadata"]["deletionGracePeriodSeconds"] = json!(0);
-                    match self.cfg.etcd.update(&key, &encode(&obj), kv.mod_revision).await? {
+                    match self
+                        .cfg
+                        .etcd
+                        .update(&key, &encode(&obj), kv.mod_revision)
+                        .await?
+                    {
                         Some(rev) => set_rv(&mut obj, rev),
                         None => continue,
                     }
@@ -899,7 +1313,14 @@ impl Server {
             if t.res.plural == "namespaces" {
                 obj["status"]["phase"] = json!("Terminating");
                 obj["metadata"]["deletionTimestamp"] = json!(now_rfc3339());
-                let Some(rev) = self.cfg.etcd.update(&key, &encode(&obj), kv.mod_revision).await? else { continue };
+                let Some(rev) = self
+                    .cfg
+                    .etcd
+                    .update(&key, &encode(&obj), kv.mod_revision)
+                    .await?
+                else {
+                    continue;
+                };
                 set_rv(&mut obj, rev);
                 self.purge_namespace(name).await?;
                 self.cfg.etcd.delete_key(&key).await?;
@@ -920,15 +1341,24 @@ impl Server {
         let mut items = Vec::new();
         for kv in kvs {
             let o = decode(&kv);
-            if selector_matches(&ls, |k| label_of(&o, k)) && selector_matches(&fs, |k| field_of(&o, k))
-                && self.cfg.etcd.delete(&kv.key, kv.mod_revision).await?.is_some()
+            if selector_matches(&ls, |k| label_of(&o, k))
+                && selector_matches(&fs, |k| field_of(&o, k))
+                && self
+                    .cfg
+                    .etcd
+                    .delete(&kv.key, kv.mod_revision)
+                    .await?
+                    .is_some()
             {
                 self.after_delete(t.res, &o).await?;
                 items.push(o);
             }
         }
-        Ok(json_resp(200, &json!({"kind": format!("{}List", t.res.kind), "apiVersion": t.res.api_version(),
-            "metadata": {"resourceVersion": rev.to_string()}, "items": items})))
+        Ok(json_resp(
+            200,
+            &json!({"kind": format!("{}List", t.res.kind), "apiVersion": t.res.api_version(),
+            "metadata": {"resourceVersion": rev.to_string()}, "items": items}),
+        ))
     }
 
     async fn purge_namespace(self: &Arc<Self>, ns: &str) -> ApiResult<()> {
@@ -936,7 +1366,13 @@ impl Server {
             let prefix = format!("/registry/{}/{}/", r.etcd, ns);
             let (kvs, _) = self.cfg.etcd.list(&prefix).await?;
             for kv in kvs {
-                if self.cfg.etcd.delete(&kv.key, kv.mod_revision).await?.is_some() {
+                if self
+                    .cfg
+                    .etcd
+                    .delete(&kv.key, kv.mod_revision)
+                    .await?
+                    .is_some()
+                {
                     self.after_delete(r, &decode(&kv)).await?;
                 }
             }
@@ -952,16 +1388,30 @@ impl Server {
             return Err(ApiError::bad_request("the body must be an Eviction"));
         }
         if ev["metadata"]["name"].as_str().is_some_and(|n| n != name) {
-            return Err(ApiError::bad_request(format!("name in URL does not match name in Eviction object")));
+            return Err(ApiError::bad_request(
+                "name in URL does not match name in Eviction object".to_string(),
+            ));
         }
         let ns = t.ns.clone().unwrap_or_default();
         let key = t.key(name);
-        let kv = self.cfg.etcd.get(&key).await?.ok_or_else(|| ApiError::not_found(t.res, name))?;
+        let kv = self
+            .cfg
+            .etcd
+            .get(&key)
+            .await?
+            .ok_or_else(|| ApiError::not_found(t.res, name))?;
         let pod = decode(&kv);
-        let terminal = matches!(pod["status"]["phase"].as_str(), Some("Succeeded" | "Failed"));
+        let terminal = matches!(
+            pod["status"]["phase"].as_str(),
+            Some("Succeeded" | "Failed")
+        );
         if !terminal {
             let pdbres = res_of("poddisruptionbudgets");
-            let (pdbs, _) = self.cfg.etcd.list(&format!("/registry/{}/{}/", pdbres.etcd, ns)).await?;
+            let (pdbs, _) = self
+                .cfg
+                .etcd
+                .list(&format!("/registry/{}/{}/", pdbres.etcd, ns))
+                .await?;
             let (pods, _) = self.cfg.etcd.list(&format!("/registry/pods/{ns}/")).await?;
             let pods: Vec<Value> = pods.iter().map(decode).collect();
             for pdb in pdbs.iter().map(decode) {
@@ -969,13 +1419,19 @@ impl Server {
                 if !label_selector_matches(sel, &pod) {
                     continue;
                 }
-                let matching: Vec<&Value> = pods.iter().filter(|p| label_selector_matches(sel, p)).collect();
+                let matching: Vec<&Value> = pods
+                    .iter()
+                    .filter(|p| label_selector_matches(sel, p))
+                    .collect();
                 let expected = matching.len() as i64;
                 let healthy = matching.iter().filter(|p| pod_healthy(p)).count() as i64;
                 let pct = |v: &Value| -> Option<i64> {
                     match v {
                         Value::Number(n) => n.as_i64(),
-                        Value::String(s) => s.strip_suffix('%').and_then(|x| x.parse::<i64>().ok()).map(|p| (expected * p + 99) / 100),
+                        Value::String(s) => s
+                            .strip_suffix('%')
+                            .and_then(|x| x.parse::<i64>().ok())
+                            .map(|p| (expected * p + 99) / 100),
                         _ => None,
                     }
                 };
@@ -987,7 +1443,11 @@ impl Server {
                     continue;
                 };
                 if healthy - desired <= 0 || !pod_healthy(&pod) && healthy - desired < 0 {
-                    let mut e = ApiError::new(429, "TooManyRequests", "Cannot evict pod as it would violate the pod's disruption budget.");
+                    let mut e = ApiError::new(
+                        429,
+                        "TooManyRequests",
+                        "Cannot evict pod as it would violate the pod's disruption budget.",
+                    );
                     e.details = Some(json!({"causes": [{"reason": "DisruptionBudget",
                         "message": format!("The disruption budget {} needs {} healthy pods and has {} currently", name_of(&pdb), desired, healthy)}]}));
                     return Err(e);
@@ -997,24 +1457,41 @@ impl Server {
         if self.cfg.etcd.delete(&key, kv.mod_revision).await?.is_none() {
             return Err(ApiError::conflict(t.res, name));
         }
-        Ok(json_resp(201, &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201})))
+        Ok(json_resp(
+            201,
+            &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+        ))
     }
 
     async fn token_request(self: &Arc<Self>, t: &Target, name: &str, ctx: &Ctx) -> ApiResult<Resp> {
         let mut tr = parse_body(&ctx.ct, &ctx.body)?;
         let ns = t.ns.clone().unwrap_or_default();
-        let kv = self.cfg.etcd.get(&t.key(name)).await?.ok_or_else(|| ApiError::not_found(t.res, name))?;
+        let kv = self
+            .cfg
+            .etcd
+            .get(&t.key(name))
+            .await?
+            .ok_or_else(|| ApiError::not_found(t.res, name))?;
         let sa = decode(&kv);
         let secs = tr["spec"]["expirationSeconds"].as_i64().unwrap_or(3600);
         if secs < 600 {
-            let mut e = ApiError::new(422, "Invalid", format!("TokenRequest.authentication.k8s.io \"{name}\" is invalid: spec.expirationSeconds: Invalid value: {secs}: may not specify a duration less than 10 minutes"));
-            e.details = Some(json!({"name": name, "group": "authentication.k8s.io", "kind": "TokenRequest",
-                "causes": [{"reason": "FieldValueInvalid", "message": format!("Invalid value: {secs}: may not specify a duration less than 10 minutes"), "field": "spec.expirationSeconds"}]}));
+            let mut e = ApiError::new(
+                422,
+                "Invalid",
+                format!(
+                    "TokenRequest.authentication.k8s.io \"{name}\" is invalid: spec.expirationSeconds: Invalid value: {secs}: may not specify a duration less than 10 minutes"
+                ),
+            );
+            e.details = Some(
+                json!({"name": name, "group": "authentication.k8s.io", "kind": "TokenRequest",
+                "causes": [{"reason": "FieldValueInvalid", "message": format!("Invalid value: {secs}: may not specify a duration less than 10 minutes"), "field": "spec.expirationSeconds"}]}),
+            );
             return Err(e);
         }
         let token = new_sa_token();
         let exp = rfc3339_after(secs);
-        self.store_token(&token, &ns, name, Some(exp.clone())).await?;
+        self.store_token(&token, &ns, name, Some(exp.clone()))
+            .await?;
         tr["apiVersion"] = json!("authentication.k8s.io/v1");
         tr["kind"] = json!("TokenRequest");
         tr["metadata"] = json!({"name": name, "namespace": ns, "creationTimestamp": now_rfc3339()});
@@ -1022,7 +1499,10 @@ impl Server {
         if tr["spec"]["audiences"].is_null() {
             tr["spec"]["audiences"] = json!(["https://kubernetes.default.svc.cluster.local"]);
         }
-        tr["spec"]["boundObjectRef"] = tr["spec"].get("boundObjectRef").cloned().unwrap_or(Value::Null);
+        tr["spec"]["boundObjectRef"] = tr["spec"]
+            .get("boundObjectRef")
+            .cloned()
+            .unwrap_or(Value::Null);
         tr["status"] = json!({"token": token, "expirationTimestamp": exp});
         let _ = sa;
         Ok(json_resp(201, &tr))
@@ -1033,15 +1513,30 @@ impl Server {
         if obj["type"].as_str() != Some("kubernetes.io/service-account-token") {
             return Ok(());
         }
-        let ns = obj["metadata"]["namespace"].as_str().unwrap_or("").to_string();
-        let sa = obj["metadata"]["annotations"]["kubernetes.io/service-account.name"].as_str().unwrap_or("").to_string();
+        let ns = obj["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let sa = obj["metadata"]["annotations"]["kubernetes.io/service-account.name"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
         let sares = res_of("serviceaccounts");
         let Some(kv) = self.cfg.etcd.get(&obj_key(sares, Some(&ns), &sa)).await? else {
-            return Err(ApiError::invalid(res_of("secrets"), name_of(obj), vec![("metadata.annotations[kubernetes.io/service-account.name]", "FieldValueInvalid", format!("Invalid value: {sa:?}: serviceaccount not found"))]));
+            return Err(ApiError::invalid(
+                res_of("secrets"),
+                name_of(obj),
+                vec![(
+                    "metadata.annotations[kubernetes.io/service-account.name]",
+                    "FieldValueInvalid",
+                    format!("Invalid value: {sa:?}: serviceaccount not found"),
+                )],
+            ));
         };
         let token = new_sa_token();
         self.store_token(&token, &ns, &sa, None).await?;
-        obj["metadata"]["annotations"]["kubernetes.io/service-account.uid"] = decode(&kv)["metadata"]["uid"].clone();
+        obj["metadata"]["annotations"]["kubernetes.io/service-account.uid"] =
+            decode(&kv)["metadata"]["uid"].clone();
         if !obj["data"].is_object() {
             obj["data"] = json!({});
         }
@@ -1055,15 +1550,18 @@ impl Server {
 
     async fn after_write(self: &Arc<Self>, res: &Res, obj: &Value) -> ApiResult<()> {
         match res.plural {
-            "persistentvolumeclaims" => {
-                if obj["status"]["phase"] == "Pending" && obj["metadata"]["deletionTimestamp"].is_null() {
-                    self.bind_claim(obj["metadata"]["namespace"].as_str().unwrap_or(""), name_of(obj)).await?;
-                }
+            "persistentvolumeclaims"
+                if obj["status"]["phase"] == "Pending"
+                    && obj["metadata"]["deletionTimestamp"].is_null() =>
+            {
+                self.bind_claim(
+                    obj["metadata"]["namespace"].as_str().unwrap_or(""),
+                    name_of(obj),
+                )
+                .await?;
             }
-            "persistentvolumes" => {
-                if obj["status"]["phase"] == "Available" {
-                    self.bind_volume(name_of(obj)).await?;
-                }
+            "persistentvolumes" if obj["status"]["phase"] == "Available" => {
+                self.bind_volume(name_of(obj)).await?;
             }
             "namespaces" => self.ensure_default_sa(name_of(obj)).await?,
             _ => {}
@@ -1110,7 +1608,8 @@ impl Server {
                         }
                         pvc["status"]["phase"] = json!("Lost");
                         true
-                    }).await?;
+                    })
+                    .await?;
                 }
             }
             _ => {}
@@ -1119,15 +1618,28 @@ impl Server {
     }
 
     /// Read-modify-CAS loop for controller writes. Returns the stored object if changed.
-    async fn modify(&self, res: &Res, ns: Option<&str>, name: &str, mut f: impl FnMut(&mut Value) -> bool) -> Result<Option<Value>> {
+    async fn modify(
+        &self,
+        res: &Res,
+        ns: Option<&str>,
+        name: &str,
+        mut f: impl FnMut(&mut Value) -> bool,
+    ) -> Result<Option<Value>> {
         let key = obj_key(res, ns, name);
         for _ in 0..20 {
-            let Some(kv) = self.cfg.etcd.get(&key).await? else { return Ok(None) };
+            let Some(kv) = self.cfg.etcd.get(&key).await? else {
+                return Ok(None);
+            };
             let mut o = decode(&kv);
             if !f(&mut o) {
                 return Ok(None);
             }
-            if let Some(rev) = self.cfg.etcd.update(&key, &encode(&o), kv.mod_revision).await? {
+            if let Some(rev) = self
+                .cfg
+                .etcd
+                .update(&key, &encode(&o), kv.mod_revision)
+                .await?
+            {
                 set_rv(&mut o, rev);
                 return Ok(Some(o));
             }
@@ -1138,12 +1650,23 @@ impl Server {
     async fn bind_claim(&self, ns: &str, claim: &str) -> Result<bool> {
         let pvres = res_of("persistentvolumes");
         for _ in 0..10 {
-            let Some(ckv) = self.cfg.etcd.get(&obj_key(res_of("persistentvolumeclaims"), Some(ns), claim)).await? else { return Ok(false) };
+            let Some(ckv) = self
+                .cfg
+                .etcd
+                .get(&obj_key(res_of("persistentvolumeclaims"), Some(ns), claim))
+                .await?
+            else {
+                return Ok(false);
+            };
             let pvc = decode(&ckv);
             if pvc["status"]["phase"] != "Pending" {
                 return Ok(false);
             }
-            let (pvs, _) = self.cfg.etcd.list(&format!("/registry/{}/", pvres.etcd)).await?;
+            let (pvs, _) = self
+                .cfg
+                .etcd
+                .list(&format!("/registry/{}/", pvres.etcd))
+                .await?;
             let mut best: Option<(f64, Kv, Value)> = None;
             for kv in pvs {
                 let pv = decode(&kv);
@@ -1154,16 +1677,25 @@ impl Server {
                     }
                 }
             }
-            let Some((_, kv, mut pv)) = best else { return Ok(false) };
+            let Some((_, kv, mut pv)) = best else {
+                return Ok(false);
+            };
             pv["spec"]["claimRef"] = json!({"kind": "PersistentVolumeClaim", "namespace": ns, "name": claim,
                 "uid": pvc["metadata"]["uid"], "apiVersion": "v1", "resourceVersion": pvc["metadata"]["resourceVersion"]});
             pv["status"] = json!({"phase": "Bound"});
             if let Some(a) = pv["metadata"]["annotations"].as_object_mut().or(None) {
                 a.insert("pv.kubernetes.io/bound-by-controller".into(), json!("yes"));
             } else {
-                pv["metadata"]["annotations"] = json!({"pv.kubernetes.io/bound-by-controller": "yes"});
+                pv["metadata"]["annotations"] =
+                    json!({"pv.kubernetes.io/bound-by-controller": "yes"});
             }
-            if self.cfg.etcd.update(&kv.key, &encode(&pv), kv.mod_revision).await?.is_none() {
+            if self
+                .cfg
+                .etcd
+                .update(&kv.key, &encode(&pv), kv.mod_revision)
+                .await?
+                .is_none()
+            {
                 continue;
             }
             let pvname = name_of(&pv).to_string();
@@ -1189,7 +1721,8 @@ impl Server {
                     }
                     p["status"] = json!({"phase": "Available"});
                     true
-                }).await?;
+                })
+                .await?;
                 return Ok(false);
             }
             return Ok(true);
@@ -1198,15 +1731,38 @@ impl Server {
     }
 
     async fn bind_volume(&self, pv: &str) -> Result<()> {
-        let (claims, _) = self.cfg.etcd.list("/registry/persistentvolumeclaims/").await?;
-        let mut pending: Vec<Value> = claims.iter().map(decode).filter(|c| c["status"]["phase"] == "Pending").collect();
-        pending.sort_by(|a, b| a["metadata"]["creationTimestamp"].as_str().cmp(&b["metadata"]["creationTimestamp"].as_str()));
+        let (claims, _) = self
+            .cfg
+            .etcd
+            .list("/registry/persistentvolumeclaims/")
+            .await?;
+        let mut pending: Vec<Value> = claims
+            .iter()
+            .map(decode)
+            .filter(|c| c["status"]["phase"] == "Pending")
+            .collect();
+        pending.sort_by(|a, b| {
+            a["metadata"]["creationTimestamp"]
+                .as_str()
+                .cmp(&b["metadata"]["creationTimestamp"].as_str())
+        });
         for c in pending {
-            let Some(kv) = self.cfg.etcd.get(&obj_key(res_of("persistentvolumes"), None, pv)).await? else { return Ok(()) };
+            let Some(kv) = self
+                .cfg
+                .etcd
+                .get(&obj_key(res_of("persistentvolumes"), None, pv))
+                .await?
+            else {
+                return Ok(());
+            };
             if decode(&kv)["status"]["phase"] != "Available" {
                 return Ok(());
             }
-            self.bind_claim(c["metadata"]["namespace"].as_str().unwrap_or(""), name_of(&c)).await?;
+            self.bind_claim(
+                c["metadata"]["namespace"].as_str().unwrap_or(""),
+                name_of(&c),
+            )
+            .await?;
         }
         Ok(())
     }
@@ -1220,7 +1776,9 @@ fn pod_healthy(p: &Value) -> bool {
     p["status"]["phase"] == "Running"
         && p["metadata"]["deletionTimestamp"].is_null()
         && p["status"]["conditions"].as_array().is_none_or(|cs| {
-            cs.iter().find(|c| c["type"] == "Ready").is_none_or(|c| c["status"] == "True")
+            cs.iter()
+                .find(|c| c["type"] == "Ready")
+                .is_none_or(|c| c["status"] == "True")
         })
 }
 
@@ -1228,7 +1786,8 @@ fn pv_matches(pv: &Value, pvc: &Value) -> bool {
     let cr = &pv["spec"]["claimRef"];
     let pre_bound = !cr.is_null();
     if pre_bound {
-        if cr["namespace"] != pvc["metadata"]["namespace"] || cr["name"] != pvc["metadata"]["name"] {
+        if cr["namespace"] != pvc["metadata"]["namespace"] || cr["name"] != pvc["metadata"]["name"]
+        {
             return false;
         }
         if !cr["uid"].is_null() && cr["uid"] != pvc["metadata"]["uid"] {
@@ -1244,16 +1803,34 @@ fn pv_matches(pv: &Value, pvc: &Value) -> bool {
     {
         return false;
     }
-    let sc = |o: &Value| o["spec"]["storageClassName"].as_str().unwrap_or("").to_string();
+    let sc = |o: &Value| {
+        o["spec"]["storageClassName"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
     if sc(pv) != sc(pvc) {
         return false;
     }
-    let vm = |o: &Value| o["spec"]["volumeMode"].as_str().unwrap_or("Filesystem").to_string();
+    let vm = |o: &Value| {
+        o["spec"]["volumeMode"]
+            .as_str()
+            .unwrap_or("Filesystem")
+            .to_string()
+    };
     if vm(pv) != vm(pvc) {
         return false;
     }
-    let modes: Vec<&Value> = pv["spec"]["accessModes"].as_array().map(|a| a.iter().collect()).unwrap_or_default();
-    if !pvc["spec"]["accessModes"].as_array().into_iter().flatten().all(|m| modes.contains(&m)) {
+    let modes: Vec<&Value> = pv["spec"]["accessModes"]
+        .as_array()
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
+    if !pvc["spec"]["accessModes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .all(|m| modes.contains(&m))
+    {
         return false;
     }
     let cap = parse_quantity(&pv["spec"]["capacity"]["storage"]).unwrap_or(0.0);
@@ -1262,7 +1839,10 @@ fn pv_matches(pv: &Value, pvc: &Value) -> bool {
         return false;
     }
     let sel = &pvc["spec"]["selector"];
-    if !sel.is_null() && sel.as_object().is_some_and(|m| !m.is_empty()) && !label_selector_matches(sel, pv) {
+    if !sel.is_null()
+        && sel.as_object().is_some_and(|m| !m.is_empty())
+        && !label_selector_matches(sel, pv)
+    {
         return false;
     }
     true
@@ -1279,12 +1859,18 @@ fn record_update(obj: &mut Value, old: Option<&Value>, mgr: &str, av: &str) {
     leaf_paths(obj, &mut vec![], &mut newp);
     let changed: BTreeSet<Vec<String>> = match old {
         None => newp,
-        Some(o) => newp.into_iter().filter(|p| get_path(o, p) != get_path(obj, p)).collect(),
+        Some(o) => newp
+            .into_iter()
+            .filter(|p| get_path(o, p) != get_path(obj, p))
+            .collect(),
     };
     if changed.is_empty() {
         return;
     }
-    let mut entries: Vec<Value> = obj["metadata"]["managedFields"].as_array().cloned().unwrap_or_default();
+    let mut entries: Vec<Value> = obj["metadata"]["managedFields"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let mut mine = BTreeSet::new();
     for e in entries.iter_mut() {
         let mut ps = BTreeSet::new();
@@ -1293,11 +1879,17 @@ fn record_update(obj: &mut Value, old: Option<&Value>, mgr: &str, av: &str) {
             mine = ps;
             continue;
         }
-        let keep: BTreeSet<Vec<String>> = ps.into_iter().filter(|p| !changed.iter().any(|c| overlaps(c, p))).collect();
+        let keep: BTreeSet<Vec<String>> = ps
+            .into_iter()
+            .filter(|p| !changed.iter().any(|c| overlaps(c, p)))
+            .collect();
         e["fieldsV1"] = paths_to_fields_v1(&keep);
     }
     mine.extend(changed);
-    entries.retain(|e| !(e["manager"].as_str() == Some(mgr) && e["operation"].as_str() == Some("Update")) && e["fieldsV1"].as_object().is_some_and(|m| !m.is_empty()));
+    entries.retain(|e| {
+        !(e["manager"].as_str() == Some(mgr) && e["operation"].as_str() == Some("Update"))
+            && e["fieldsV1"].as_object().is_some_and(|m| !m.is_empty())
+    });
     entries.push(mf_entry(mgr, "Update", av, &mine));
     obj["metadata"]["managedFields"] = json!(entries);
 }
@@ -1352,10 +1944,8 @@ fn defaults(res: &Res, obj: &mut Value) {
                 }
             }
         }
-        "nodes" => {
-            if obj["spec"].is_null() {
-                obj["spec"] = json!({});
-            }
+        "nodes" if obj["spec"].is_null() => {
+            obj["spec"] = json!({});
         }
         _ => {}
     }
@@ -1365,17 +1955,39 @@ fn validate(res: &Res, obj: &Value) -> ApiResult<()> {
     let name = name_of(obj);
     let mut causes: Vec<(&str, &str, String)> = Vec::new();
     if name.is_empty() {
-        causes.push(("metadata.name", "FieldValueRequired", "Required value: name or generateName is required".into()));
+        causes.push((
+            "metadata.name",
+            "FieldValueRequired",
+            "Required value: name or generateName is required".into(),
+        ));
     } else if !valid_name(name) {
         causes.push(("metadata.name", "FieldValueInvalid", format!("Invalid value: {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character")));
     }
     for (k, v) in obj["metadata"]["labels"].as_object().into_iter().flatten() {
         if !v.is_string() || v.as_str().is_some_and(|s| s.len() > 63) || k.is_empty() {
-            causes.push(("metadata.labels", "FieldValueInvalid", format!("Invalid value: {v}: a valid label must be a string of 63 characters or less")));
+            causes.push((
+                "metadata.labels",
+                "FieldValueInvalid",
+                format!(
+                    "Invalid value: {v}: a valid label must be a string of 63 characters or less"
+                ),
+            ));
         }
     }
     let spec = &obj["spec"];
-    let modes_ok = |m: &Value| m.as_array().is_some_and(|a| !a.is_empty() && a.iter().all(|x| matches!(x.as_str(), Some("ReadWriteOnce" | "ReadOnlyMany" | "ReadWriteMany" | "ReadWriteOncePod"))));
+    let modes_ok = |m: &Value| {
+        m.as_array().is_some_and(|a| {
+            !a.is_empty()
+                && a.iter().all(|x| {
+                    matches!(
+                        x.as_str(),
+                        Some(
+                            "ReadWriteOnce" | "ReadOnlyMany" | "ReadWriteMany" | "ReadWriteOncePod"
+                        )
+                    )
+                })
+        })
+    };
     match res.plural {
         "persistentvolumes" => {
             match spec["capacity"]["storage"] {
@@ -1384,62 +1996,140 @@ fn validate(res: &Res, obj: &Value) -> ApiResult<()> {
                 _ => {}
             }
             if !modes_ok(&spec["accessModes"]) {
-                causes.push(("spec.accessModes", "FieldValueRequired", "Required value".into()));
+                causes.push((
+                    "spec.accessModes",
+                    "FieldValueRequired",
+                    "Required value".into(),
+                ));
             }
-            const SOURCES: &[&str] = &["nfs", "hostPath", "local", "csi", "iscsi", "cephfs", "rbd", "fc", "glusterfs", "cinder"];
-            if !SOURCES.iter().any(|s| spec.get(*s).is_some_and(Value::is_object)) {
-                causes.push(("spec", "FieldValueRequired", "Required value: must specify a volume type".into()));
+            const SOURCES: &[&str] = &[
+                "nfs",
+                "hostPath",
+                "local",
+                "csi",
+                "iscsi",
+                "cephfs",
+                "rbd",
+                "fc",
+                "glusterfs",
+                "cinder",
+            ];
+            if !SOURCES
+                .iter()
+                .any(|s| spec.get(*s).is_some_and(Value::is_object))
+            {
+                causes.push((
+                    "spec",
+                    "FieldValueRequired",
+                    "Required value: must specify a volume type".into(),
+                ));
             }
-            if spec["nfs"].is_object() && (spec["nfs"]["server"].as_str().unwrap_or("").is_empty() || !spec["nfs"]["path"].as_str().unwrap_or("").starts_with('/')) {
-                causes.push(("spec.nfs", "FieldValueRequired", "Required value: server and an absolute path are required".into()));
+            if spec["nfs"].is_object()
+                && (spec["nfs"]["server"].as_str().unwrap_or("").is_empty()
+                    || !spec["nfs"]["path"].as_str().unwrap_or("").starts_with('/'))
+            {
+                causes.push((
+                    "spec.nfs",
+                    "FieldValueRequired",
+                    "Required value: server and an absolute path are required".into(),
+                ));
             }
         }
         "persistentvolumeclaims" => {
             if !modes_ok(&spec["accessModes"]) {
-                causes.push(("spec.accessModes", "FieldValueRequired", "Required value: at least 1 access mode is required".into()));
+                causes.push((
+                    "spec.accessModes",
+                    "FieldValueRequired",
+                    "Required value: at least 1 access mode is required".into(),
+                ));
             }
             match spec["resources"]["requests"]["storage"] {
-                Value::Null => causes.push(("spec.resources[storage]", "FieldValueRequired", "Required value".into())),
-                ref q if parse_quantity(q).is_none() => causes.push(("spec.resources.requests.storage", "FieldValueInvalid", format!("Invalid value: {q}: must be a quantity"))),
+                Value::Null => causes.push((
+                    "spec.resources[storage]",
+                    "FieldValueRequired",
+                    "Required value".into(),
+                )),
+                ref q if parse_quantity(q).is_none() => causes.push((
+                    "spec.resources.requests.storage",
+                    "FieldValueInvalid",
+                    format!("Invalid value: {q}: must be a quantity"),
+                )),
                 _ => {}
             }
         }
         "pods" => {
             let cs = spec["containers"].as_array();
             if cs.is_none_or(|c| c.is_empty()) {
-                causes.push(("spec.containers", "FieldValueRequired", "Required value".into()));
+                causes.push((
+                    "spec.containers",
+                    "FieldValueRequired",
+                    "Required value".into(),
+                ));
             }
             for c in cs.into_iter().flatten() {
                 if c["name"].as_str().is_none_or(str::is_empty) {
-                    causes.push(("spec.containers[].name", "FieldValueRequired", "Required value".into()));
+                    causes.push((
+                        "spec.containers[].name",
+                        "FieldValueRequired",
+                        "Required value".into(),
+                    ));
                 }
                 if c["image"].as_str().is_none_or(str::is_empty) {
-                    causes.push(("spec.containers[].image", "FieldValueRequired", "Required value".into()));
+                    causes.push((
+                        "spec.containers[].image",
+                        "FieldValueRequired",
+                        "Required value".into(),
+                    ));
                 }
             }
         }
-        "poddisruptionbudgets" => {
-            if !spec["minAvailable"].is_null() && !spec["maxUnavailable"].is_null() {
-                causes.push(("spec", "FieldValueInvalid", "Invalid value: minAvailable and maxUnavailable cannot be both set".into()));
-            }
+        "poddisruptionbudgets"
+            if !spec["minAvailable"].is_null() && !spec["maxUnavailable"].is_null() =>
+        {
+            causes.push((
+                "spec",
+                "FieldValueInvalid",
+                "Invalid value: minAvailable and maxUnavailable cannot be both set".into(),
+            ));
         }
         "daemonsets" | "deployments" | "replicasets" | "statefulsets" => {
             if spec["selector"].is_null() {
-                causes.push(("spec.selector", "FieldValueRequired", "Required value".into()));
-            } else if !label_selector_matches(&spec["selector"], &json!({"metadata": spec["template"]["metadata"]})) {
-                causes.push(("spec.template.metadata.labels", "FieldValueInvalid", "Invalid value: `selector` does not match template `labels`".into()));
+                causes.push((
+                    "spec.selector",
+                    "FieldValueRequired",
+                    "Required value".into(),
+                ));
+            } else if !label_selector_matches(
+                &spec["selector"],
+                &json!({"metadata": spec["template"]["metadata"]}),
+            ) {
+                causes.push((
+                    "spec.template.metadata.labels",
+                    "FieldValueInvalid",
+                    "Invalid value: `selector` does not match template `labels`".into(),
+                ));
             }
         }
         "secrets" | "configmaps" => {
             for (k, v) in obj["data"].as_object().into_iter().flatten() {
-                if !v.is_string() || (res.plural == "secrets" && B64.decode(v.as_str().unwrap_or("")).is_err()) {
-                    causes.push(("data", "FieldValueInvalid", format!("Invalid value: {k:?}: illegal base64 data or non-string value")));
+                if !v.is_string()
+                    || (res.plural == "secrets" && B64.decode(v.as_str().unwrap_or("")).is_err())
+                {
+                    causes.push((
+                        "data",
+                        "FieldValueInvalid",
+                        format!("Invalid value: {k:?}: illegal base64 data or non-string value"),
+                    ));
                 }
             }
         }
         _ => {}
     }
-    if causes.is_empty() { Ok(()) } else { Err(ApiError::invalid(res, name, causes)) }
+    if causes.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(res, name, causes))
+    }
 }
 
 fn validate_immutable(res: &Res, old: &Value, new: &Value) -> ApiResult<()> {
@@ -1466,7 +2156,16 @@ fn validate_immutable(res: &Res, old: &Value, new: &Value) -> ApiResult<()> {
         "persistentvolumes" => {
             for src in ["nfs", "hostPath", "local", "csi"] {
                 if !old["spec"][src].is_null() && old["spec"][src] != new["spec"][src] {
-                    return Err(ApiError::invalid(res, name, vec![("spec.persistentvolumesource", "FieldValueForbidden", "Forbidden: spec.persistentvolumesource is immutable after creation".into())]));
+                    return Err(ApiError::invalid(
+                        res,
+                        name,
+                        vec![(
+                            "spec.persistentvolumesource",
+                            "FieldValueForbidden",
+                            "Forbidden: spec.persistentvolumesource is immutable after creation"
+                                .into(),
+                        )],
+                    ));
                 }
             }
         }
@@ -1476,7 +2175,10 @@ fn validate_immutable(res: &Res, old: &Value, new: &Value) -> ApiResult<()> {
 }
 
 fn wants_table(ctx: &Ctx) -> bool {
-    ctx.accept.split(',').next().is_some_and(|a| a.contains("as=Table"))
+    ctx.accept
+        .split(',')
+        .next()
+        .is_some_and(|a| a.contains("as=Table"))
 }
 
 struct Ctx {

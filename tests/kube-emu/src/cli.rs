@@ -15,7 +15,10 @@ impl Args {
         let mut i = 0;
         while i < argv.len() {
             let a = &argv[i];
-            if let Some(f) = a.strip_prefix("--").or_else(|| a.strip_prefix('-').filter(|f| f.len() == 1)) {
+            if let Some(f) = a
+                .strip_prefix("--")
+                .or_else(|| a.strip_prefix('-').filter(|f| f.len() == 1))
+            {
                 if f.is_empty() {
                     positional.extend(argv[i + 1..].iter().cloned());
                     break;
@@ -25,7 +28,9 @@ impl Args {
                 } else if boolean.contains(&f) {
                     flags.push((f.to_string(), None));
                 } else {
-                    let Some(v) = argv.get(i + 1) else { bail!("flag needs an argument: --{f}") };
+                    let Some(v) = argv.get(i + 1) else {
+                        bail!("flag needs an argument: --{f}")
+                    };
                     flags.push((f.to_string(), Some(v.clone())));
                     i += 1;
                 }
@@ -38,15 +43,25 @@ impl Args {
     }
 
     pub fn get(&self, k: &str) -> Option<&str> {
-        self.flags.iter().rev().find(|(f, _)| f == k).and_then(|(_, v)| v.as_deref())
+        self.flags
+            .iter()
+            .rev()
+            .find(|(f, _)| f == k)
+            .and_then(|(_, v)| v.as_deref())
     }
 
     pub fn has(&self, k: &str) -> bool {
-        self.flags.iter().any(|(f, v)| f == k && v.as_deref() != Some("false"))
+        self.flags
+            .iter()
+            .any(|(f, v)| f == k && v.as_deref() != Some("false"))
     }
 
     pub fn all(&self, k: &str) -> Vec<&str> {
-        self.flags.iter().filter(|(f, _)| f == k).filter_map(|(_, v)| v.as_deref()).collect()
+        self.flags
+            .iter()
+            .filter(|(f, _)| f == k)
+            .filter_map(|(_, v)| v.as_deref())
+            .collect()
     }
 
     /// Fail on flags not in `known` (like cobra's "unknown flag").

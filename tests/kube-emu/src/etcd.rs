@@ -257,11 +257,8 @@ impl Etcd {
     }
 
     pub async fn delete_key(&self, key: &str) -> Result<()> {
-        self.post(
-            "/v3/kv/deleterange",
-            json!({"key": b64(key.as_bytes())}),
-        )
-        .await?;
+        self.post("/v3/kv/deleterange", json!({"key": b64(key.as_bytes())}))
+            .await?;
         Ok(())
     }
 
@@ -382,12 +379,9 @@ impl Etcd {
     }
 
     pub async fn member_remove(&self, id: u64) -> Result<()> {
-        self.post(
-            "/v3/cluster/member/remove",
-            json!({"ID": id.to_string()}),
-        )
-        .await
-        .context("etcd member remove")?;
+        self.post("/v3/cluster/member/remove", json!({"ID": id.to_string()}))
+            .await
+            .context("etcd member remove")?;
         Ok(())
     }
 }

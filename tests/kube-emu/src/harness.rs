@@ -23,7 +23,11 @@ pub struct TempDir(PathBuf);
 
 impl TempDir {
     pub fn new(tag: &str) -> Result<TempDir> {
-        let p = std::env::temp_dir().join(format!("kube-emu-{tag}-{}-{}", std::process::id(), pki::random_alnum(8)));
+        let p = std::env::temp_dir().join(format!(
+            "kube-emu-{tag}-{}-{}",
+            std::process::id(),
+            pki::random_alnum(8)
+        ));
         std::fs::create_dir_all(&p)?;
         Ok(TempDir(p))
     }
@@ -70,25 +74,57 @@ pub struct EtcdMember {
 
 impl EtcdMember {
     /// `initial_cluster` is `name=peerURL,...`; `state` is `new` or `existing`.
-    pub fn start(name: &str, ip: &str, data_dir: &Path, initial_cluster: Option<&str>, state: &str, ports: (u16, u16)) -> Result<EtcdMember> {
+    pub fn start(
+        name: &str,
+        ip: &str,
+        data_dir: &Path,
+        initial_cluster: Option<&str>,
+        state: &str,
+        ports: (u16, u16),
+    ) -> Result<EtcdMember> {
         let client_url = format!("http://{ip}:{}", ports.0);
         let peer_url = format!("http://{ip}:{}", ports.1);
-        let ic = initial_cluster.map(String::from).unwrap_or_else(|| format!("{name}={peer_url}"));
+        let ic = initial_cluster
+            .map(String::from)
+            .unwrap_or_else(|| format!("{name}={peer_url}"));
         std::fs::create_dir_all(data_dir)?;
         let log = std::fs::File::create(data_dir.with_extension("log"))?;
         let child = Command::new("etcd")
             .args(["--name", name, "--data-dir"])
             .arg(data_dir)
-            .args(["--listen-client-urls", &client_url, "--advertise-client-urls", &client_url])
-            .args(["--listen-peer-urls", &peer_url, "--initial-advertise-peer-urls", &peer_url])
+            .args([
+                "--listen-client-urls",
+                &client_url,
+                "--advertise-client-urls",
+                &client_url,
+            ])
+            .args([
+                "--listen-peer-urls",
+                &peer_url,
+                "--initial-advertise-peer-urls",
+                &peer_url,
+            ])
             .args(["--initial-cluster", &ic, "--initial-cluster-state", state])
-            .args(["--initial-cluster-token", "kube-emu", "--heartbeat-interval", "100", "--election-timeout", "1000"])
+            .args([
+                "--initial-cluster-token",
+                "kube-emu",
+                "--heartbeat-interval",
+                "100",
+                "--election-timeout",
+                "1000",
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .context("spawn etcd")?;
-        Ok(EtcdMember { child: Some(child), name: name.into(), client_url, peer_url, data_dir: data_dir.to_path_buf() })
+        Ok(EtcdMember {
+            child: Some(child),
+            name: name.into(),
+            client_url,
+            peer_url,
+            data_dir: data_dir.to_path_buf(),
+        })
     }
 
     /// Wait until the member answers a KV read through its gateway.
@@ -99,7 +135,11 @@ impl EtcdMember {
             if let Some(c) = self.child.as_mut()
                 && let Some(st) = c.try_wait()?
             {
-                bail!("etcd {} exited: {st}; see {}", self.name, self.data_dir.with_extension("log").display());
+                bail!(
+                    "etcd {} exited: {st}; see {}",
+                    self.name,
+                    self.data_dir.with_extension("log").display()
+                );
             }
             if http_post_ok(&addr, "/v3/kv/range", r#"{"key":"Lw=="}"#) {
                 return Ok(());
@@ -127,10 +167,17 @@ impl Drop for EtcdMember {
 /// Minimal blocking HTTP/1.1 POST to a plain-HTTP endpoint; true on a 200 answer.
 fn http_post_ok(addr: &str, path: &str, body: &str) -> bool {
     use std::io::{Read, Write};
-    let Ok(sa) = addr.parse::<std::net::SocketAddr>() else { return false };
-    let Ok(mut s) = std::net::TcpStream::connect_timeout(&sa, Duration::from_millis(300)) else { return false };
+    let Ok(sa) = addr.parse::<std::net::SocketAddr>() else {
+        return false;
+    };
+    let Ok(mut s) = std::net::TcpStream::connect_timeout(&sa, Duration::from_millis(300)) else {
+        return false;
+    };
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    let req = format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
     if s.write_all(req.as_bytes()).is_err() {
         return false;
     }
@@ -149,14 +196,36 @@ pub struct ApiServer {
 }
 
 impl ApiServer {
-    pub fn start(bin: &Path, etcd_urls: &[String], listen: &str, pki_dir: &Path, token_file: Option<&Path>, log: &Path) -> Result<ApiServer> {
+    pub fn start(
+        bin: &Path,
+        etcd_urls: &[String],
+        listen: &str,
+        pki_dir: &Path,
+        token_file: Option<&Path>,
+        log: &Path,
+    ) -> Result<ApiServer> {
         let ready = pki_dir.join(format!("ready-{}", pki::random_alnum(6)));
         let mut cmd = Command::new(bin);
-        cmd.arg("serve").args(["--etcd", &etcd_urls.join(","), "--listen", listen, "--pki-dir"]).arg(pki_dir).arg("--ready-file").arg(&ready);
+        cmd.arg("serve")
+            .args([
+                "--etcd",
+                &etcd_urls.join(","),
+                "--listen",
+                listen,
+                "--pki-dir",
+            ])
+            .arg(pki_dir)
+            .arg("--ready-file")
+            .arg(&ready);
         if let Some(t) = token_file {
             cmd.arg("--token-auth-file").arg(t);
         }
-        let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(std::fs::File::create(log)?).spawn().context("spawn kube-emu serve")?;
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log)?)
+            .spawn()
+            .context("spawn kube-emu serve")?;
         let deadline = Instant::now() + Duration::from_secs(30);
         let addr = loop {
             if let Ok(a) = std::fs::read_to_string(&ready) {
@@ -164,15 +233,26 @@ impl ApiServer {
                 break a;
             }
             if let Some(st) = child.try_wait()? {
-                bail!("kube-emu serve exited: {st}: {}", std::fs::read_to_string(log).unwrap_or_default());
+                bail!(
+                    "kube-emu serve exited: {st}: {}",
+                    std::fs::read_to_string(log).unwrap_or_default()
+                );
             }
             if Instant::now() > deadline {
                 kill_child(&mut child);
-                bail!("kube-emu serve not ready: {}", std::fs::read_to_string(log).unwrap_or_default());
+                bail!(
+                    "kube-emu serve not ready: {}",
+                    std::fs::read_to_string(log).unwrap_or_default()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         };
-        Ok(ApiServer { child: Some(child), url: format!("https://{addr}"), addr, pki_dir: pki_dir.to_path_buf() })
+        Ok(ApiServer {
+            child: Some(child),
+            url: format!("https://{addr}"),
+            addr,
+            pki_dir: pki_dir.to_path_buf(),
+        })
     }
 
     pub fn kill(&mut self) {
@@ -213,7 +293,14 @@ impl LocalCluster {
         let mut etcd = None;
         for _ in 0..3 {
             let ports = (free_port()?, free_port()?);
-            let mut m = EtcdMember::start("m0", "127.0.0.1", &dir.path().join("etcd"), None, "new", ports)?;
+            let mut m = EtcdMember::start(
+                "m0",
+                "127.0.0.1",
+                &dir.path().join("etcd"),
+                None,
+                "new",
+                ports,
+            )?;
             if m.wait_ready(Duration::from_secs(20)).is_ok() {
                 etcd = Some(m);
                 break;
@@ -226,14 +313,53 @@ impl LocalCluster {
         let ca = crate::ensure_serving_pki(&pki_dir, &["127.0.0.1".into()])?;
         let admin_token = pki::hex(&pki::random_bytes(16));
         let token_file = dir.path().join("tokens.csv");
-        pki::write_private(&token_file, &format!("{admin_token},admin-token,uid-admin,\"system:masters\"\n"))?;
-        let api = ApiServer::start(bin, std::slice::from_ref(&etcd.client_url), "127.0.0.1:0", &pki_dir, Some(&token_file), &dir.path().join("api.log"))?;
+        pki::write_private(
+            &token_file,
+            &format!("{admin_token},admin-token,uid-admin,\"system:masters\"\n"),
+        )?;
+        let api = ApiServer::start(
+            bin,
+            std::slice::from_ref(&etcd.client_url),
+            "127.0.0.1:0",
+            &pki_dir,
+            Some(&token_file),
+            &dir.path().join("api.log"),
+        )?;
         let admin = pki::client_cert(&ca, "kubernetes-admin", &["kubeadm:cluster-admins"])?;
         let kubeconfig = dir.path().join("admin.conf");
-        pki::write_private(&kubeconfig, &kubeconfig::render("kubernetes", &api.url, &ca.cert_pem, "kubernetes-admin", kubeconfig::Cred::Cert { cert_pem: &admin.cert_pem, key_pem: &admin.key_pem }))?;
+        pki::write_private(
+            &kubeconfig,
+            &kubeconfig::render(
+                "kubernetes",
+                &api.url,
+                &ca.cert_pem,
+                "kubernetes-admin",
+                kubeconfig::Cred::Cert {
+                    cert_pem: &admin.cert_pem,
+                    key_pem: &admin.key_pem,
+                },
+            ),
+        )?;
         let token_kubeconfig = dir.path().join("token.conf");
-        pki::write_private(&token_kubeconfig, &kubeconfig::render("kubernetes", &api.url, &ca.cert_pem, "admin-token", kubeconfig::Cred::Token(&admin_token)))?;
-        Ok(LocalCluster { api, etcd, dir, ca_pem: ca.cert_pem, admin_token, kubeconfig, token_kubeconfig })
+        pki::write_private(
+            &token_kubeconfig,
+            &kubeconfig::render(
+                "kubernetes",
+                &api.url,
+                &ca.cert_pem,
+                "admin-token",
+                kubeconfig::Cred::Token(&admin_token),
+            ),
+        )?;
+        Ok(LocalCluster {
+            api,
+            etcd,
+            dir,
+            ca_pem: ca.cert_pem,
+            admin_token,
+            kubeconfig,
+            token_kubeconfig,
+        })
     }
 
     /// Run the real kubectl with the admin kubeconfig (and `--validate=false` where needed).
@@ -249,8 +375,18 @@ impl LocalCluster {
 pub fn kubectl(kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> Result<Output> {
     use std::io::Write;
     let mut cmd = Command::new("kubectl");
-    cmd.arg("--kubeconfig").arg(kubeconfig).args(args).env_remove("KUBECONFIG").env("HOME", kubeconfig.parent().unwrap_or(Path::new("/tmp")));
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() }).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .env_remove("KUBECONFIG")
+        .env("HOME", kubeconfig.parent().unwrap_or(Path::new("/tmp")));
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let mut child = cmd.spawn().context("spawn kubectl")?;
     if let Some(s) = stdin
         && let Some(mut i) = child.stdin.take()

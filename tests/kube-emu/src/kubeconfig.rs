@@ -36,7 +36,11 @@ pub fn parse(text: &str) -> anyhow::Result<Parsed> {
     let v: serde_json::Value = serde_saphyr::from_str(text)?;
     let cluster = &v["clusters"][0]["cluster"];
     let user = &v["users"][0]["user"];
-    let dec = |x: &serde_json::Value| x.as_str().and_then(|s| B64.decode(s).ok()).map(|b| String::from_utf8_lossy(&b).into_owned());
+    let dec = |x: &serde_json::Value| {
+        x.as_str()
+            .and_then(|s| B64.decode(s).ok())
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+    };
     Ok(Parsed {
         server: cluster["server"].as_str().unwrap_or("").to_string(),
         ca_pem: dec(&cluster["certificate-authority-data"]).unwrap_or_default(),

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod cli;
 pub mod etcd;
+pub mod fixture;
 pub mod harness;
 pub mod k3s;
 pub mod kubeadm;
@@ -35,7 +36,11 @@ pub struct ServeOpts {
 pub fn load_static_tokens(path: &Path) -> Result<HashMap<String, api::User>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
     let mut m = HashMap::new();
-    for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+    for line in text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
         let mut parts = line.splitn(4, ',');
         let tok = parts.next().unwrap_or("").to_string();
         let user = parts.next().unwrap_or("").to_string();
@@ -99,7 +104,10 @@ pub async fn serve(opts: ServeOpts) -> Result<()> {
         .await
         .with_context(|| format!("listen on {}", opts.listen))?;
     let local = listener.local_addr()?;
-    let adv_ip = opts.advertise_address.clone().unwrap_or_else(|| local.ip().to_string());
+    let adv_ip = opts
+        .advertise_address
+        .clone()
+        .unwrap_or_else(|| local.ip().to_string());
     let ca = ensure_serving_pki(&opts.pki_dir, &[adv_ip.clone(), local.ip().to_string()])?;
     let cert = std::fs::read_to_string(opts.pki_dir.join("apiserver.crt"))?;
     let key = std::fs::read_to_string(opts.pki_dir.join("apiserver.key"))?;
@@ -127,7 +135,10 @@ pub async fn serve(opts: ServeOpts) -> Result<()> {
             Err(e) => return Err(e),
         }
     }
-    eprintln!("kube-emu: serving https://{local} (etcd {})", opts.etcd.join(","));
+    eprintln!(
+        "kube-emu: serving https://{local} (etcd {})",
+        opts.etcd.join(",")
+    );
     if let Some(rf) = &opts.ready_file {
         let tmp = rf.with_extension("tmp");
         std::fs::write(&tmp, local.to_string())?;

@@ -42,7 +42,14 @@ fn run_serve(rest: &[String]) -> i32 {
             return 2;
         }
     };
-    if let Err(e) = args.check_known(&["etcd", "listen", "pki-dir", "token-auth-file", "advertise-address", "ready-file"]) {
+    if let Err(e) = args.check_known(&[
+        "etcd",
+        "listen",
+        "pki-dir",
+        "token-auth-file",
+        "advertise-address",
+        "ready-file",
+    ]) {
         eprintln!("kube-emu serve: {e}");
         return 2;
     }
@@ -51,14 +58,22 @@ fn run_serve(rest: &[String]) -> i32 {
         return 2;
     };
     let opts = kube_emu::ServeOpts {
-        etcd: etcd.split(',').filter(|s| !s.is_empty()).map(String::from).collect(),
+        etcd: etcd
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
         listen: args.get("listen").unwrap_or("127.0.0.1:6443").to_string(),
         pki_dir: PathBuf::from(pki),
         token_auth_file: args.get("token-auth-file").map(PathBuf::from),
         advertise_address: args.get("advertise-address").map(String::from),
         ready_file: args.get("ready-file").map(PathBuf::from),
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("kube-emu: runtime: {e}");

@@ -18,19 +18,28 @@ pub fn host_path(p: &str) -> PathBuf {
 }
 
 pub fn env_port(var: &str, default: u16) -> u16 {
-    std::env::var(var).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// `VNF_LAB_INSTALL_DELAY_MS`: models slow installs in benchmarks.
 pub fn install_delay() {
-    if let Some(ms) = std::env::var("VNF_LAB_INSTALL_DELAY_MS").ok().and_then(|v| v.parse::<u64>().ok()) {
+    if let Some(ms) = std::env::var("VNF_LAB_INSTALL_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
         std::thread::sleep(Duration::from_millis(ms));
     }
 }
 
 /// The host's primary IPv4 (first global address), or 127.0.0.1.
 pub fn host_ip() -> String {
-    if let Ok(out) = Command::new("ip").args(["-4", "-o", "addr", "show", "scope", "global"]).output() {
+    if let Ok(out) = Command::new("ip")
+        .args(["-4", "-o", "addr", "show", "scope", "global"])
+        .output()
+    {
         for line in String::from_utf8_lossy(&out.stdout).lines() {
             let mut it = line.split_whitespace();
             while let Some(w) = it.next() {
@@ -46,7 +55,9 @@ pub fn host_ip() -> String {
 }
 
 pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_lowercase()).unwrap_or_else(|_| "localhost".into())
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_lowercase())
+        .unwrap_or_else(|_| "localhost".into())
 }
 
 fn pid_file(name: &str) -> PathBuf {
@@ -58,7 +69,10 @@ pub fn spawn_daemon(name: &str, program: &Path, args: &[String]) -> Result<u32> 
     let logdir = host_path("/var/log/kube-emu");
     std::fs::create_dir_all(&logdir)?;
     std::fs::create_dir_all(host_path("/run/kube-emu"))?;
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(logdir.join(format!("{name}.log")))?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(logdir.join(format!("{name}.log")))?;
     let child = Command::new("setsid")
         .arg(program)
         .args(args)
@@ -75,22 +89,37 @@ pub fn spawn_daemon(name: &str, program: &Path, args: &[String]) -> Result<u32> 
 }
 
 pub fn daemon_pid(name: &str) -> Option<u32> {
-    std::fs::read_to_string(pid_file(name)).ok()?.trim().parse().ok()
+    std::fs::read_to_string(pid_file(name))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 pub fn daemon_alive(name: &str) -> bool {
-    daemon_pid(name).is_some_and(|p| Path::new(&format!("/proc/{p}")).exists() && !std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default().contains(") Z "))
+    daemon_pid(name).is_some_and(|p| {
+        Path::new(&format!("/proc/{p}")).exists()
+            && !std::fs::read_to_string(format!("/proc/{p}/stat"))
+                .unwrap_or_default()
+                .contains(") Z ")
+    })
 }
 
 pub fn stop_daemon(name: &str) {
     if let Some(pid) = daemon_pid(name) {
-        let _ = Command::new("kill").arg(pid.to_string()).stderr(Stdio::null()).status();
+        let _ = Command::new("kill")
+            .arg(pid.to_string())
+            .stderr(Stdio::null())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(5);
         while daemon_alive(name) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
         }
         if daemon_alive(name) {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).stderr(Stdio::null()).status();
+            let _ = Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .stderr(Stdio::null())
+                .status();
         }
     }
     let _ = std::fs::remove_file(pid_file(name));
@@ -107,7 +136,10 @@ pub struct EtcdSpec<'a> {
 }
 
 pub fn etcd_urls(ip: &str, client_port: u16, peer_port: u16) -> (String, String) {
-    (format!("http://{ip}:{client_port}"), format!("http://{ip}:{peer_port}"))
+    (
+        format!("http://{ip}:{client_port}"),
+        format!("http://{ip}:{peer_port}"),
+    )
 }
 
 pub fn start_etcd(s: &EtcdSpec<'_>) -> Result<String> {
@@ -119,19 +151,44 @@ pub fn start_etcd(s: &EtcdSpec<'_>) -> Result<String> {
     std::fs::create_dir_all(&s.data_dir)?;
     let etcd = which("etcd").ok_or_else(|| anyhow!("etcd not found in PATH"))?;
     let args: Vec<String> = [
-        "--name", s.name, "--data-dir", &s.data_dir.to_string_lossy(),
-        "--listen-client-urls", &listen, "--advertise-client-urls", &client,
-        "--listen-peer-urls", &peer, "--initial-advertise-peer-urls", &peer,
-        "--initial-cluster", &s.initial_cluster, "--initial-cluster-state", s.state,
-        "--initial-cluster-token", "kube-emu", "--heartbeat-interval", "100", "--election-timeout", "1000",
-        "--snapshot-count", "10000",
-    ].iter().map(|x| x.to_string()).collect();
+        "--name",
+        s.name,
+        "--data-dir",
+        &s.data_dir.to_string_lossy(),
+        "--listen-client-urls",
+        &listen,
+        "--advertise-client-urls",
+        &client,
+        "--listen-peer-urls",
+        &peer,
+        "--initial-advertise-peer-urls",
+        &peer,
+        "--initial-cluster",
+        &s.initial_cluster,
+        "--initial-cluster-state",
+        s.state,
+        "--initial-cluster-token",
+        "kube-emu",
+        "--heartbeat-interval",
+        "100",
+        "--election-timeout",
+        "1000",
+        "--snapshot-count",
+        "10000",
+    ]
+    .iter()
+    .map(|x| x.to_string())
+    .collect();
     spawn_daemon("etcd", &etcd, &args)?;
     Ok(client)
 }
 
 pub fn which(prog: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join(prog)).find(|c| c.is_file()))
+    std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join(prog))
+            .find(|c| c.is_file())
+    })
 }
 
 pub async fn wait_etcd(url: &str, timeout: Duration) -> Result<()> {
@@ -139,9 +196,15 @@ pub async fn wait_etcd(url: &str, timeout: Duration) -> Result<()> {
     let deadline = Instant::now() + timeout;
     loop {
         if !daemon_alive("etcd") {
-            bail!("etcd exited; see {}", host_path("/var/log/kube-emu/etcd.log").display());
+            bail!(
+                "etcd exited; see {}",
+                host_path("/var/log/kube-emu/etcd.log").display()
+            );
         }
-        if tokio::time::timeout(Duration::from_secs(2), e.revision()).await.is_ok_and(|r| r.is_ok()) {
+        if tokio::time::timeout(Duration::from_secs(2), e.revision())
+            .await
+            .is_ok_and(|r| r.is_ok())
+        {
             return Ok(());
         }
         if Instant::now() > deadline {
@@ -152,14 +215,27 @@ pub async fn wait_etcd(url: &str, timeout: Duration) -> Result<()> {
 }
 
 /// Start `kube-emu serve` as the API server daemon and wait until it serves.
-pub fn start_apiserver(etcd: &[String], bind: &str, advertise: &str, pki_dir: &Path) -> Result<String> {
+pub fn start_apiserver(
+    etcd: &[String],
+    bind: &str,
+    advertise: &str,
+    pki_dir: &Path,
+) -> Result<String> {
     let exe = std::env::current_exe()?;
     let ready = host_path("/run/kube-emu/apiserver.ready");
     let _ = std::fs::remove_file(&ready);
     let args = vec![
-        "serve".to_string(), "--etcd".into(), etcd.join(","), "--listen".into(), bind.into(),
-        "--advertise-address".into(), advertise.into(), "--pki-dir".into(), pki_dir.to_string_lossy().into_owned(),
-        "--ready-file".into(), ready.to_string_lossy().into_owned(),
+        "serve".to_string(),
+        "--etcd".into(),
+        etcd.join(","),
+        "--listen".into(),
+        bind.into(),
+        "--advertise-address".into(),
+        advertise.into(),
+        "--pki-dir".into(),
+        pki_dir.to_string_lossy().into_owned(),
+        "--ready-file".into(),
+        ready.to_string_lossy().into_owned(),
     ];
     spawn_daemon("apiserver", &exe, &args)?;
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -168,7 +244,10 @@ pub fn start_apiserver(etcd: &[String], bind: &str, advertise: &str, pki_dir: &P
             return Ok(a);
         }
         if !daemon_alive("apiserver") {
-            bail!("API server exited; see {}", host_path("/var/log/kube-emu/apiserver.log").display());
+            bail!(
+                "API server exited; see {}",
+                host_path("/var/log/kube-emu/apiserver.log").display()
+            );
         }
         if Instant::now() > deadline {
             bail!("API server did not start in 60s");
@@ -194,7 +273,10 @@ pub enum Auth<'a> {
 
 impl Api {
     pub fn new(base: &str, ca_pem: Option<&str>, auth: Auth<'_>) -> Result<Api> {
-        let mut b = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(30)).connect_timeout(Duration::from_secs(5));
+        let mut b = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(30))
+            .connect_timeout(Duration::from_secs(5));
         match ca_pem {
             Some(ca) => b = b.tls_certs_only([reqwest::Certificate::from_pem(ca.as_bytes())?]),
             None => b = b.tls_danger_accept_invalid_certs(true),
@@ -202,17 +284,29 @@ impl Api {
         let mut token = None;
         let mut basic = None;
         match auth {
-            Auth::Cert(c, k) => b = b.identity(reqwest::Identity::from_pem(format!("{c}\n{k}").as_bytes())?),
+            Auth::Cert(c, k) => {
+                b = b.identity(reqwest::Identity::from_pem(format!("{c}\n{k}").as_bytes())?)
+            }
             Auth::Token(t) => token = Some(t.to_string()),
             Auth::Basic(u, p) => basic = Some((u.to_string(), p.to_string())),
             Auth::Anonymous => {}
         }
-        let base = if base.starts_with("https://") { base.to_string() } else { format!("https://{base}") };
-        Ok(Api { http: b.build()?, base: base.trim_end_matches('/').to_string(), token, basic })
+        let base = if base.starts_with("https://") {
+            base.to_string()
+        } else {
+            format!("https://{base}")
+        };
+        Ok(Api {
+            http: b.build()?,
+            base: base.trim_end_matches('/').to_string(),
+            token,
+            basic,
+        })
     }
 
     pub fn from_kubeconfig(path: &Path) -> Result<Api> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
         let k = crate::kubeconfig::parse(&text)?;
         let auth = match (&k.cert_pem, &k.key_pem, &k.token) {
             (Some(c), Some(kk), _) => Auth::Cert(c, kk),
@@ -222,7 +316,12 @@ impl Api {
         Api::new(&k.server, Some(&k.ca_pem), auth)
     }
 
-    pub async fn req(&self, method: reqwest::Method, path: &str, body: Option<(&str, &Value)>) -> Result<(u16, Value)> {
+    pub async fn req(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<(&str, &Value)>,
+    ) -> Result<(u16, Value)> {
         let mut r = self.http.request(method, format!("{}{path}", self.base));
         if let Some(t) = &self.token {
             r = r.bearer_auth(t);
@@ -233,10 +332,16 @@ impl Api {
         if let Some((ct, b)) = body {
             r = r.header("content-type", ct).body(serde_json::to_vec(b)?);
         }
-        let resp = r.send().await.with_context(|| format!("{} unreachable", self.base))?;
+        let resp = r
+            .send()
+            .await
+            .with_context(|| format!("{} unreachable", self.base))?;
         let code = resp.status().as_u16();
         let text = resp.text().await?;
-        Ok((code, serde_json::from_str(&text).unwrap_or(Value::String(text))))
+        Ok((
+            code,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        ))
     }
 
     /// GET returning the raw body text (for non-JSON endpoints such as /cacerts).
@@ -245,7 +350,10 @@ impl Api {
         if let Some((u, p)) = &self.basic {
             r = r.basic_auth(u, Some(p));
         }
-        let resp = r.send().await.with_context(|| format!("{} unreachable", self.base))?;
+        let resp = r
+            .send()
+            .await
+            .with_context(|| format!("{} unreachable", self.base))?;
         Ok((resp.status().as_u16(), resp.text().await?))
     }
 
@@ -253,17 +361,30 @@ impl Api {
         self.req(reqwest::Method::GET, path, None).await
     }
 
-    pub async fn ok(&self, method: reqwest::Method, path: &str, body: Option<(&str, &Value)>) -> Result<Value> {
+    pub async fn ok(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<(&str, &Value)>,
+    ) -> Result<Value> {
         let (code, v) = self.req(method.clone(), path, body).await?;
         if !(200..300).contains(&code) {
-            bail!("{method} {path}: HTTP {code}: {}", v["message"].as_str().unwrap_or(&v.to_string()));
+            bail!(
+                "{method} {path}: HTTP {code}: {}",
+                v["message"].as_str().unwrap_or(&v.to_string())
+            );
         }
         Ok(v)
     }
 
     /// Server-side apply.
     pub async fn apply(&self, path: &str, obj: &Value, manager: &str) -> Result<Value> {
-        self.ok(reqwest::Method::PATCH, &format!("{path}?fieldManager={manager}&force=true"), Some(("application/apply-patch+yaml", obj))).await
+        self.ok(
+            reqwest::Method::PATCH,
+            &format!("{path}?fieldManager={manager}&force=true"),
+            Some(("application/apply-patch+yaml", obj)),
+        )
+        .await
     }
 }
 
@@ -300,7 +421,8 @@ pub async fn register_node(api: &Api, n: &NodeReg<'_>) -> Result<()> {
     }
     let node = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": n.name, "labels": labels, "annotations": ann},
         "spec": spec});
-    api.apply(&format!("/api/v1/nodes/{}", n.name), &node, "kubelet").await?;
+    api.apply(&format!("/api/v1/nodes/{}", n.name), &node, "kubelet")
+        .await?;
     let status = json!({"status": {
         "conditions": [
             {"type": "MemoryPressure", "status": "False", "reason": "KubeletHasSufficientMemory", "lastHeartbeatTime": now, "lastTransitionTime": now},
@@ -313,7 +435,12 @@ pub async fn register_node(api: &Api, n: &NodeReg<'_>) -> Result<()> {
         "nodeInfo": {"kubeletVersion": n.kubelet_version, "kubeProxyVersion": n.kubelet_version, "operatingSystem": "linux",
             "architecture": "amd64", "containerRuntimeVersion": "containerd://1.7.24", "osImage": "kube-emu node shim",
             "kernelVersion": "", "machineID": "", "systemUUID": "", "bootID": ""}}});
-    api.ok(reqwest::Method::PATCH, &format!("/api/v1/nodes/{}/status", n.name), Some(("application/merge-patch+json", &status))).await?;
+    api.ok(
+        reqwest::Method::PATCH,
+        &format!("/api/v1/nodes/{}/status", n.name),
+        Some(("application/merge-patch+json", &status)),
+    )
+    .await?;
     Ok(())
 }
 
@@ -330,5 +457,7 @@ pub fn write_file(path: &Path, data: &str, secret: bool) -> Result<()> {
 }
 
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
 }

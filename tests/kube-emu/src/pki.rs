@@ -112,12 +112,15 @@ pub fn write_private(path: &Path, data: &str) -> Result<()> {
 /// `sha256:<hex>` of the CA certificate's SubjectPublicKeyInfo, as in
 /// `kubeadm join --discovery-token-ca-cert-hash`.
 pub fn ca_cert_hash(ca_pem: &str) -> Result<String> {
-    let der = CertificateDer::from_pem_slice(ca_pem.as_bytes())
-        .map_err(|e| anyhow!("CA PEM: {e:?}"))?;
+    let der =
+        CertificateDer::from_pem_slice(ca_pem.as_bytes()).map_err(|e| anyhow!("CA PEM: {e:?}"))?;
     let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref())
         .map_err(|e| anyhow!("CA certificate: {e}"))?;
     let spki = cert.tbs_certificate.subject_pki.raw;
-    Ok(format!("sha256:{}", hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, spki).as_ref())))
+    Ok(format!(
+        "sha256:{}",
+        hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, spki).as_ref())
+    ))
 }
 
 pub fn hex(b: &[u8]) -> String {
@@ -149,7 +152,14 @@ pub fn uuid_v4() -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex(&b);
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {

@@ -51,22 +51,148 @@ macro_rules! res {
 }
 
 pub static RESOURCES: &[Res] = &[
-    res!("", "namespaces", "namespace", "Namespace", false, &["ns"], &["status", "finalize"], "namespaces"),
-    res!("", "nodes", "node", "Node", false, &["no"], &["status"], "minions"),
-    res!("", "persistentvolumes", "persistentvolume", "PersistentVolume", false, &["pv"], &["status"], "persistentvolumes"),
-    res!("", "persistentvolumeclaims", "persistentvolumeclaim", "PersistentVolumeClaim", true, &["pvc"], &["status"], "persistentvolumeclaims"),
-    res!("", "pods", "pod", "Pod", true, &["po"], &["status", "eviction"], "pods"),
+    res!(
+        "",
+        "namespaces",
+        "namespace",
+        "Namespace",
+        false,
+        &["ns"],
+        &["status", "finalize"],
+        "namespaces"
+    ),
+    res!(
+        "",
+        "nodes",
+        "node",
+        "Node",
+        false,
+        &["no"],
+        &["status"],
+        "minions"
+    ),
+    res!(
+        "",
+        "persistentvolumes",
+        "persistentvolume",
+        "PersistentVolume",
+        false,
+        &["pv"],
+        &["status"],
+        "persistentvolumes"
+    ),
+    res!(
+        "",
+        "persistentvolumeclaims",
+        "persistentvolumeclaim",
+        "PersistentVolumeClaim",
+        true,
+        &["pvc"],
+        &["status"],
+        "persistentvolumeclaims"
+    ),
+    res!(
+        "",
+        "pods",
+        "pod",
+        "Pod",
+        true,
+        &["po"],
+        &["status", "eviction"],
+        "pods"
+    ),
     res!("", "secrets", "secret", "Secret", true, &[], &[], "secrets"),
-    res!("", "serviceaccounts", "serviceaccount", "ServiceAccount", true, &["sa"], &["token"], "serviceaccounts"),
-    res!("", "configmaps", "configmap", "ConfigMap", true, &["cm"], &[], "configmaps"),
-    res!("", "services", "service", "Service", true, &["svc"], &["status"], "services/specs"),
+    res!(
+        "",
+        "serviceaccounts",
+        "serviceaccount",
+        "ServiceAccount",
+        true,
+        &["sa"],
+        &["token"],
+        "serviceaccounts"
+    ),
+    res!(
+        "",
+        "configmaps",
+        "configmap",
+        "ConfigMap",
+        true,
+        &["cm"],
+        &[],
+        "configmaps"
+    ),
+    res!(
+        "",
+        "services",
+        "service",
+        "Service",
+        true,
+        &["svc"],
+        &["status"],
+        "services/specs"
+    ),
     res!("", "events", "event", "Event", true, &["ev"], &[], "events"),
-    res!("apps", "daemonsets", "daemonset", "DaemonSet", true, &["ds"], &["status"], "daemonsets"),
-    res!("apps", "deployments", "deployment", "Deployment", true, &["deploy"], &["status"], "deployments"),
-    res!("apps", "replicasets", "replicaset", "ReplicaSet", true, &["rs"], &["status"], "replicasets"),
-    res!("apps", "statefulsets", "statefulset", "StatefulSet", true, &["sts"], &["status"], "statefulsets"),
-    res!("policy", "poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget", true, &["pdb"], &["status"], "poddisruptionbudgets"),
-    res!("storage.k8s.io", "storageclasses", "storageclass", "StorageClass", false, &["sc"], &[], "storageclasses"),
+    res!(
+        "apps",
+        "daemonsets",
+        "daemonset",
+        "DaemonSet",
+        true,
+        &["ds"],
+        &["status"],
+        "daemonsets"
+    ),
+    res!(
+        "apps",
+        "deployments",
+        "deployment",
+        "Deployment",
+        true,
+        &["deploy"],
+        &["status"],
+        "deployments"
+    ),
+    res!(
+        "apps",
+        "replicasets",
+        "replicaset",
+        "ReplicaSet",
+        true,
+        &["rs"],
+        &["status"],
+        "replicasets"
+    ),
+    res!(
+        "apps",
+        "statefulsets",
+        "statefulset",
+        "StatefulSet",
+        true,
+        &["sts"],
+        &["status"],
+        "statefulsets"
+    ),
+    res!(
+        "policy",
+        "poddisruptionbudgets",
+        "poddisruptionbudget",
+        "PodDisruptionBudget",
+        true,
+        &["pdb"],
+        &["status"],
+        "poddisruptionbudgets"
+    ),
+    res!(
+        "storage.k8s.io",
+        "storageclasses",
+        "storageclass",
+        "StorageClass",
+        false,
+        &["sc"],
+        &[],
+        "storageclasses"
+    ),
 ];
 
 pub const GROUPS: &[&str] = &["apps", "policy", "storage.k8s.io"];

@@ -9,7 +9,11 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-pub async fn serve(listener: TcpListener, tls: rustls::ServerConfig, server: Arc<Server>) -> Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    tls: rustls::ServerConfig,
+    server: Arc<Server>,
+) -> Result<()> {
     let acceptor = TlsAcceptor::from(Arc::new(tls));
     loop {
         let (tcp, _peer) = match listener.accept().await {
@@ -23,7 +27,10 @@ pub async fn serve(listener: TcpListener, tls: rustls::ServerConfig, server: Arc
         let acceptor = acceptor.clone();
         let server = server.clone();
         tokio::spawn(async move {
-            let Ok(Ok(tls)) = tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(tcp)).await else {
+            let Ok(Ok(tls)) =
+                tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(tcp))
+                    .await
+            else {
                 return;
             };
             let user = tls
@@ -38,7 +45,9 @@ pub async fn serve(listener: TcpListener, tls: rustls::ServerConfig, server: Arc
                 let user = user.clone();
                 async move { Ok::<_, std::convert::Infallible>(server.handle(req, user).await) }
             });
-            let _ = http1::Builder::new().serve_connection(TokioIo::new(tls), svc).await;
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(tls), svc)
+                .await;
         });
     }
 }

@@ -4,7 +4,10 @@ use crate::resources::Res;
 use serde_json::{Value, json};
 
 fn age(obj: &Value) -> String {
-    let Some(t) = obj["metadata"]["creationTimestamp"].as_str().and_then(crate::util::parse_rfc3339) else {
+    let Some(t) = obj["metadata"]["creationTimestamp"]
+        .as_str()
+        .and_then(crate::util::parse_rfc3339)
+    else {
         return "<unknown>".into();
     };
     let s = (time::OffsetDateTime::now_utc() - t).whole_seconds().max(0);
@@ -47,20 +50,62 @@ fn columns(res: &Res, o: &Value) -> (Vec<&'static str>, Vec<String>) {
     match res.plural {
         "persistentvolumes" => {
             let cr = &o["spec"]["claimRef"];
-            let claim = if cr.is_null() { String::new() } else { format!("{}/{}", s(&cr["namespace"]), s(&cr["name"])) };
+            let claim = if cr.is_null() {
+                String::new()
+            } else {
+                format!("{}/{}", s(&cr["namespace"]), s(&cr["name"]))
+            };
             (
-                vec!["Name", "Capacity", "Access Modes", "Reclaim Policy", "Status", "Claim", "StorageClass", "Reason", "Age"],
-                vec![name, s(&o["spec"]["capacity"]["storage"]), modes(&o["spec"]["accessModes"]), s(&o["spec"]["persistentVolumeReclaimPolicy"]),
-                    s(&o["status"]["phase"]), claim, s(&o["spec"]["storageClassName"]), s(&o["status"]["reason"]), age(o)],
+                vec![
+                    "Name",
+                    "Capacity",
+                    "Access Modes",
+                    "Reclaim Policy",
+                    "Status",
+                    "Claim",
+                    "StorageClass",
+                    "Reason",
+                    "Age",
+                ],
+                vec![
+                    name,
+                    s(&o["spec"]["capacity"]["storage"]),
+                    modes(&o["spec"]["accessModes"]),
+                    s(&o["spec"]["persistentVolumeReclaimPolicy"]),
+                    s(&o["status"]["phase"]),
+                    claim,
+                    s(&o["spec"]["storageClassName"]),
+                    s(&o["status"]["reason"]),
+                    age(o),
+                ],
             )
         }
         "persistentvolumeclaims" => (
-            vec!["Name", "Status", "Volume", "Capacity", "Access Modes", "StorageClass", "Age"],
-            vec![name, s(&o["status"]["phase"]), s(&o["spec"]["volumeName"]), s(&o["status"]["capacity"]["storage"]),
-                modes(&o["status"]["accessModes"]), s(&o["spec"]["storageClassName"]), age(o)],
+            vec![
+                "Name",
+                "Status",
+                "Volume",
+                "Capacity",
+                "Access Modes",
+                "StorageClass",
+                "Age",
+            ],
+            vec![
+                name,
+                s(&o["status"]["phase"]),
+                s(&o["spec"]["volumeName"]),
+                s(&o["status"]["capacity"]["storage"]),
+                modes(&o["status"]["accessModes"]),
+                s(&o["spec"]["storageClassName"]),
+                age(o),
+            ],
         ),
         "nodes" => {
-            let ready = o["status"]["conditions"].as_array().into_iter().flatten().find(|c| c["type"] == "Ready");
+            let ready = o["status"]["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|c| c["type"] == "Ready");
             let mut st = match ready.map(|c| s(&c["status"])) {
                 Some(x) if x == "True" => "Ready".to_string(),
                 _ => "NotReady".to_string(),
@@ -68,17 +113,50 @@ fn columns(res: &Res, o: &Value) -> (Vec<&'static str>, Vec<String>) {
             if o["spec"]["unschedulable"] == true {
                 st.push_str(",SchedulingDisabled");
             }
-            let roles: Vec<String> = o["metadata"]["labels"].as_object().into_iter().flatten()
-                .filter_map(|(k, _)| k.strip_prefix("node-role.kubernetes.io/").map(String::from)).collect();
-            let roles = if roles.is_empty() { "<none>".into() } else { roles.join(",") };
-            (vec!["Name", "Status", "Roles", "Age", "Version"], vec![name, st, roles, age(o), s(&o["status"]["nodeInfo"]["kubeletVersion"])])
+            let roles: Vec<String> = o["metadata"]["labels"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, _)| k.strip_prefix("node-role.kubernetes.io/").map(String::from))
+                .collect();
+            let roles = if roles.is_empty() {
+                "<none>".into()
+            } else {
+                roles.join(",")
+            };
+            (
+                vec!["Name", "Status", "Roles", "Age", "Version"],
+                vec![
+                    name,
+                    st,
+                    roles,
+                    age(o),
+                    s(&o["status"]["nodeInfo"]["kubeletVersion"]),
+                ],
+            )
         }
         "pods" => (
             vec!["Name", "Ready", "Status", "Restarts", "Age"],
-            vec![name, format!("{}/{}", if o["status"]["phase"] == "Running" { o["spec"]["containers"].as_array().map_or(0, Vec::len) } else { 0 },
-                o["spec"]["containers"].as_array().map_or(0, Vec::len)), s(&o["status"]["phase"]), "0".into(), age(o)],
+            vec![
+                name,
+                format!(
+                    "{}/{}",
+                    if o["status"]["phase"] == "Running" {
+                        o["spec"]["containers"].as_array().map_or(0, Vec::len)
+                    } else {
+                        0
+                    },
+                    o["spec"]["containers"].as_array().map_or(0, Vec::len)
+                ),
+                s(&o["status"]["phase"]),
+                "0".into(),
+                age(o),
+            ],
         ),
-        "namespaces" => (vec!["Name", "Status", "Age"], vec![name, s(&o["status"]["phase"]), age(o)]),
+        "namespaces" => (
+            vec!["Name", "Status", "Age"],
+            vec![name, s(&o["status"]["phase"]), age(o)],
+        ),
         _ => (vec!["Name", "Age"], vec![name, age(o)]),
     }
 }

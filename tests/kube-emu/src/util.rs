@@ -14,7 +14,11 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
             for (k, v) in p {
                 if v.is_null() {
                     t.remove(k);
-                } else if k == "$patch" || k.starts_with("$setElementOrder") || k.starts_with("$deleteFromPrimitiveList") || k == "$retainKeys" {
+                } else if k == "$patch"
+                    || k.starts_with("$setElementOrder")
+                    || k.starts_with("$deleteFromPrimitiveList")
+                    || k == "$retainKeys"
+                {
                     // strategic-merge directives: not modelled
                 } else {
                     merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
@@ -60,10 +64,13 @@ fn parent_mut<'a>(doc: &'a mut Value, parts: &[String]) -> Result<&'a mut Value,
     let mut cur = doc;
     for p in &parts[..parts.len().saturating_sub(1)] {
         cur = match cur {
-            Value::Object(m) => m.get_mut(p).ok_or_else(|| format!("path element {p:?} not found"))?,
+            Value::Object(m) => m
+                .get_mut(p)
+                .ok_or_else(|| format!("path element {p:?} not found"))?,
             Value::Array(a) => {
                 let i: usize = p.parse().map_err(|_| format!("bad array index {p:?}"))?;
-                a.get_mut(i).ok_or_else(|| format!("array index {i} out of range"))?
+                a.get_mut(i)
+                    .ok_or_else(|| format!("array index {i} out of range"))?
             }
             _ => return Err(format!("path element {p:?} is not a container")),
         };
@@ -76,8 +83,14 @@ fn remove_at(doc: &mut Value, parts: &[String]) -> Result<Value, String> {
     match parent_mut(doc, parts)? {
         Value::Object(m) => m.remove(last).ok_or_else(|| format!("{last:?} not found")),
         Value::Array(a) => {
-            let i: usize = last.parse().map_err(|_| format!("bad array index {last:?}"))?;
-            if i < a.len() { Ok(a.remove(i)) } else { Err(format!("array index {i} out of range")) }
+            let i: usize = last
+                .parse()
+                .map_err(|_| format!("bad array index {last:?}"))?;
+            if i < a.len() {
+                Ok(a.remove(i))
+            } else {
+                Err(format!("array index {i} out of range"))
+            }
         }
         _ => Err("parent is not a container".into()),
     }
@@ -101,9 +114,12 @@ fn add_at(doc: &mut Value, parts: &[String], v: Value, replace: bool) -> Result<
                 a.push(v);
                 return Ok(());
             }
-            let i: usize = last.parse().map_err(|_| format!("bad array index {last:?}"))?;
+            let i: usize = last
+                .parse()
+                .map_err(|_| format!("bad array index {last:?}"))?;
             if replace {
-                *a.get_mut(i).ok_or_else(|| format!("array index {i} out of range"))? = v;
+                *a.get_mut(i)
+                    .ok_or_else(|| format!("array index {i} out of range"))? = v;
             } else if i <= a.len() {
                 a.insert(i, v);
             } else {
@@ -122,8 +138,18 @@ pub fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), String> {
         let name = op["op"].as_str().ok_or("operation without \"op\"")?;
         let path = pointer_parts(op["path"].as_str().ok_or("operation without \"path\"")?)?;
         match name {
-            "add" => add_at(doc, &path, op.get("value").cloned().ok_or("add without value")?, false)?,
-            "replace" => add_at(doc, &path, op.get("value").cloned().ok_or("replace without value")?, true)?,
+            "add" => add_at(
+                doc,
+                &path,
+                op.get("value").cloned().ok_or("add without value")?,
+                false,
+            )?,
+            "replace" => add_at(
+                doc,
+                &path,
+                op.get("value").cloned().ok_or("replace without value")?,
+                true,
+            )?,
             "remove" => {
                 remove_at(doc, &path)?;
             }
@@ -135,7 +161,10 @@ pub fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), String> {
             }
             "move" | "copy" => {
                 let from = op["from"].as_str().ok_or("move/copy without from")?;
-                let v = doc.pointer(from).cloned().ok_or_else(|| format!("{from} not found"))?;
+                let v = doc
+                    .pointer(from)
+                    .cloned()
+                    .ok_or_else(|| format!("{from} not found"))?;
                 if name == "move" {
                     remove_at(doc, &pointer_parts(from)?)?;
                 }
@@ -180,7 +209,8 @@ fn split_top(s: &str) -> Vec<String> {
 fn valid_key(k: &str) -> bool {
     !k.is_empty()
         && k.len() <= 316
-        && k.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
 }
 
 pub fn parse_selector(s: &str) -> Result<Vec<Req>, String> {
@@ -202,7 +232,11 @@ pub fn parse_selector(s: &str) -> Result<Vec<Req>, String> {
         } else if let Some(open) = t.find('(') {
             let head: Vec<&str> = t[..open].split_whitespace().collect();
             let inner = t[open + 1..].strip_suffix(')').ok_or_else(bad)?;
-            let vals: Vec<String> = inner.split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect();
+            let vals: Vec<String> = inner
+                .split(',')
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .collect();
             match head.as_slice() {
                 [k, "in"] => Req::In(k.to_string(), vals),
                 [k, "notin"] => Req::NotIn(k.to_string(), vals),
@@ -212,7 +246,12 @@ pub fn parse_selector(s: &str) -> Result<Vec<Req>, String> {
             Req::Exists(t.to_string())
         };
         let key = match &r {
-            Req::Eq(k, _) | Req::Ne(k, _) | Req::In(k, _) | Req::NotIn(k, _) | Req::Exists(k) | Req::NotExists(k) => k,
+            Req::Eq(k, _)
+            | Req::Ne(k, _)
+            | Req::In(k, _)
+            | Req::NotIn(k, _)
+            | Req::Exists(k)
+            | Req::NotExists(k) => k,
         };
         if !valid_key(key) {
             return Err(bad());
@@ -262,7 +301,12 @@ pub fn label_selector_matches(sel: &Value, obj: &Value) -> bool {
     }
     for e in sel["matchExpressions"].as_array().into_iter().flatten() {
         let k = e["key"].as_str().unwrap_or("");
-        let vals: Vec<String> = e["values"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect();
+        let vals: Vec<String> = e["values"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect();
         let l = label_of(obj, k);
         let ok = match e["operator"].as_str().unwrap_or("") {
             "In" => l.is_some_and(|x| vals.contains(&x)),
@@ -285,7 +329,9 @@ pub fn parse_quantity(q: &Value) -> Option<f64> {
         Value::Number(n) => return n.as_f64(),
         _ => return None,
     };
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-')).unwrap_or(s.len());
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-'))
+        .unwrap_or(s.len());
     let (num, suf) = s.split_at(split);
     let n: f64 = num.parse().ok()?;
     let mul = match suf {
@@ -322,7 +368,13 @@ pub fn leaf_paths(v: &Value, prefix: &mut Vec<String>, out: &mut BTreeSet<Vec<St
                 if prefix.is_empty() && matches!(k.as_str(), "apiVersion" | "kind" | "status") {
                     continue;
                 }
-                if prefix.len() == 1 && prefix[0] == "metadata" && !matches!(k.as_str(), "labels" | "annotations" | "finalizers" | "ownerReferences") {
+                if prefix.len() == 1
+                    && prefix[0] == "metadata"
+                    && !matches!(
+                        k.as_str(),
+                        "labels" | "annotations" | "finalizers" | "ownerReferences"
+                    )
+                {
                     continue;
                 }
                 prefix.push(k.clone());
@@ -383,7 +435,9 @@ pub fn get_path<'a>(v: &'a Value, p: &[String]) -> Option<&'a Value> {
 }
 
 pub fn remove_path(v: &mut Value, p: &[String]) {
-    let Some((last, head)) = p.split_last() else { return };
+    let Some((last, head)) = p.split_last() else {
+        return;
+    };
     let mut cur = v;
     for s in head {
         match cur.get_mut(s) {
@@ -402,14 +456,18 @@ pub fn overlaps(a: &[String], b: &[String]) -> bool {
 }
 
 pub fn now_rfc3339() -> String {
-    let t = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or_else(|_| time::OffsetDateTime::now_utc());
-    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    let t = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 pub fn rfc3339_after(secs: i64) -> String {
     let t = time::OffsetDateTime::now_utc() + time::Duration::seconds(secs);
     let t = t.replace_nanosecond(0).unwrap_or(t);
-    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 pub fn parse_rfc3339(s: &str) -> Option<time::OffsetDateTime> {
@@ -422,7 +480,8 @@ pub fn valid_name(n: &str) -> bool {
         && n.len() <= 253
         && n.split('.').all(|l| {
             !l.is_empty()
-                && l.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && l.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
                 && !l.starts_with('-')
                 && !l.ends_with('-')
         })

@@ -16,7 +16,13 @@ struct Host {
 
 impl Host {
     fn new(dir: &Path, name: &'static str) -> Host {
-        Host { name, root: dir.join(name), api: free_port().unwrap(), etcd_client: free_port().unwrap(), etcd_peer: free_port().unwrap() }
+        Host {
+            name,
+            root: dir.join(name),
+            api: free_port().unwrap(),
+            etcd_client: free_port().unwrap(),
+            etcd_peer: free_port().unwrap(),
+        }
     }
     /// Run the shim as `kubeadm` (multi-call through a symlink), as this host.
     fn kubeadm(&self, bin: &Path, args: &[&str]) -> Output {
@@ -37,8 +43,13 @@ impl Host {
     }
     fn kill(&self) {
         for d in ["apiserver", "etcd"] {
-            if let Ok(pid) = std::fs::read_to_string(self.root.join(format!("run/kube-emu/{d}.pid"))) {
-                let _ = Command::new("kill").args(["-9", pid.trim()]).status();
+            if let Ok(pid) =
+                std::fs::read_to_string(self.root.join(format!("run/kube-emu/{d}.pid")))
+            {
+                let _ = Command::new("kill")
+                    .args(["-9", pid.trim()])
+                    .stderr(std::process::Stdio::null())
+                    .status();
             }
         }
     }
@@ -51,7 +62,11 @@ impl Drop for Host {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 fn ok(o: Output) -> String {
@@ -60,19 +75,33 @@ fn ok(o: Output) -> String {
 }
 
 fn etcdctl(endpoint: &str, args: &[&str]) -> Output {
-    Command::new("etcdctl").env("ETCDCTL_API", "3").arg("--endpoints").arg(endpoint).args(args).output().unwrap()
+    Command::new("etcdctl")
+        .env("ETCDCTL_API", "3")
+        .arg("--endpoints")
+        .arg(endpoint)
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 /// kubectl against one master's own API endpoint (not the control-plane endpoint).
 fn kubectl_at(h: &Host, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut a = vec!["--server".to_string(), format!("https://127.0.0.1:{}", h.api)];
+    let mut a = vec![
+        "--server".to_string(),
+        format!("https://127.0.0.1:{}", h.api),
+    ];
     a.extend(args.iter().map(|s| s.to_string()));
     let a: Vec<&str> = a.iter().map(String::as_str).collect();
     kubectl(&h.admin_conf(), &a, stdin).unwrap()
 }
 
 fn after<'a>(out: &'a str, marker: &str) -> &'a str {
-    out.split(marker).nth(1).unwrap().split_whitespace().next().unwrap()
+    out.split(marker)
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
 }
 
 #[test]
@@ -87,12 +116,40 @@ fn three_masters_worker_failover_and_etcd_membership() {
     let endpoint = format!("127.0.0.1:{}", m1.api);
 
     // Bad arguments fail like kubeadm's validation.
-    let bad = m1.kubeadm(&bin, &["init", "--pod-network-cidr", "10.244.0.0/99", "--apiserver-advertise-address", "127.0.0.1"]);
+    let bad = m1.kubeadm(
+        &bin,
+        &[
+            "init",
+            "--pod-network-cidr",
+            "10.244.0.0/99",
+            "--apiserver-advertise-address",
+            "127.0.0.1",
+        ],
+    );
     assert!(!bad.status.success());
-    assert!(text(&bad).contains("couldn't parse subnet"), "{}", text(&bad));
+    assert!(
+        text(&bad).contains("couldn't parse subnet"),
+        "{}",
+        text(&bad)
+    );
 
-    let init = ok(m1.kubeadm(&bin, &["init", "--control-plane-endpoint", &endpoint, "--pod-network-cidr", "10.244.0.0/16",
-        "--service-cidr", "10.96.0.0/12", "--upload-certs", "--apiserver-advertise-address", "127.0.0.1", "--node-name", "m1"]));
+    let init = ok(m1.kubeadm(
+        &bin,
+        &[
+            "init",
+            "--control-plane-endpoint",
+            &endpoint,
+            "--pod-network-cidr",
+            "10.244.0.0/16",
+            "--service-cidr",
+            "10.96.0.0/12",
+            "--upload-certs",
+            "--apiserver-advertise-address",
+            "127.0.0.1",
+            "--node-name",
+            "m1",
+        ],
+    ));
     assert!(init.contains("Your Kubernetes control-plane has initialized successfully!"));
     assert!(init.contains("[upload-certs] Using certificate key:\n"));
     let token = after(&init, "--token ").to_string();
@@ -104,68 +161,192 @@ fn three_masters_worker_failover_and_etcd_membership() {
     let ca = std::fs::read_to_string(m1.root.join("etc/kubernetes/pki/ca.crt")).unwrap();
     assert_eq!(kube_emu::pki::ca_cert_hash(&ca).unwrap(), hash);
     // A second init on the same host fails preflight.
-    let again = m1.kubeadm(&bin, &["init", "--apiserver-advertise-address", "127.0.0.1", "--node-name", "m1"]);
+    let again = m1.kubeadm(
+        &bin,
+        &[
+            "init",
+            "--apiserver-advertise-address",
+            "127.0.0.1",
+            "--node-name",
+            "m1",
+        ],
+    );
     assert!(!again.status.success());
-    assert!(text(&again).contains("[ERROR FileAvailable--etc-kubernetes-manifests-kube-apiserver.yaml]"), "{}", text(&again));
+    assert!(
+        text(&again)
+            .contains("[ERROR FileAvailable--etc-kubernetes-manifests-kube-apiserver.yaml]"),
+        "{}",
+        text(&again)
+    );
 
-    let join_cp = |h: &Host, key: &str| h.kubeadm(&bin, &["join", &endpoint, "--token", &token, "--discovery-token-ca-cert-hash", &hash,
-        "--control-plane", "--certificate-key", key, "--apiserver-advertise-address", "127.0.0.1", "--node-name", h.name]);
+    let join_cp = |h: &Host, key: &str| {
+        h.kubeadm(
+            &bin,
+            &[
+                "join",
+                &endpoint,
+                "--token",
+                &token,
+                "--discovery-token-ca-cert-hash",
+                &hash,
+                "--control-plane",
+                "--certificate-key",
+                key,
+                "--apiserver-advertise-address",
+                "127.0.0.1",
+                "--node-name",
+                h.name,
+            ],
+        )
+    };
     let j2 = ok(join_cp(&m2, &key1));
-    assert!(j2.contains("This node has joined the cluster and a new control plane instance was created"));
+    assert!(
+        j2.contains(
+            "This node has joined the cluster and a new control plane instance was created"
+        )
+    );
     // Re-uploading the certificates with a new key invalidates the old one.
     let up = ok(m1.kubeadm(&bin, &["init", "phase", "upload-certs", "--upload-certs"]));
     let key2 = after(&up, "[upload-certs] Using certificate key:\n").to_string();
     assert_ne!(key1, key2);
     let stale = join_cp(&m3, &key1);
     assert!(!stale.status.success());
-    assert!(text(&stale).contains("message authentication failed"), "{}", text(&stale));
+    assert!(
+        text(&stale).contains("message authentication failed"),
+        "{}",
+        text(&stale)
+    );
     ok(join_cp(&m3, &key2));
 
     let members = ok(etcdctl(&m1.etcd_url(), &["member", "list"]));
-    assert_eq!(members.lines().filter(|l| l.contains("started")).count(), 3, "{members}");
+    assert_eq!(
+        members.lines().filter(|l| l.contains("started")).count(),
+        3,
+        "{members}"
+    );
 
     // Workers: wrong token and wrong CA hash fail; the right ones join.
-    let w = |tok: &str, h: &str| w1.kubeadm(&bin, &["join", &endpoint, "--token", tok, "--discovery-token-ca-cert-hash", h, "--apiserver-advertise-address", "127.0.0.1", "--node-name", "w1"]);
+    let w = |tok: &str, h: &str| {
+        w1.kubeadm(
+            &bin,
+            &[
+                "join",
+                &endpoint,
+                "--token",
+                tok,
+                "--discovery-token-ca-cert-hash",
+                h,
+                "--apiserver-advertise-address",
+                "127.0.0.1",
+                "--node-name",
+                "w1",
+            ],
+        )
+    };
     let r = w("abcdef.0123456789abcdef", &hash);
     assert!(!r.status.success());
-    assert!(text(&r).contains("couldn't validate the identity of the API Server"), "{}", text(&r));
+    assert!(
+        text(&r).contains("couldn't validate the identity of the API Server"),
+        "{}",
+        text(&r)
+    );
     let wrong_secret = format!("{}.0123456789abcdef", &token[..6]);
     let r = w(&wrong_secret, &hash);
     assert!(!r.status.success());
-    assert!(text(&r).contains("failed to verify JWS signature"), "{}", text(&r));
-    let r = w(&token, "sha256:0000000000000000000000000000000000000000000000000000000000000000");
+    assert!(
+        text(&r).contains("failed to verify JWS signature"),
+        "{}",
+        text(&r)
+    );
+    let r = w(
+        &token,
+        "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+    );
     assert!(!r.status.success());
-    assert!(text(&r).contains("not signed by any of the public keys pinned"), "{}", text(&r));
+    assert!(
+        text(&r).contains("not signed by any of the public keys pinned"),
+        "{}",
+        text(&r)
+    );
     let r = w("not-a-token", &hash);
     assert!(!r.status.success());
     // A fresh token from `token create --print-join-command` works.
     let cmd = ok(m2.kubeadm(&bin, &["token", "create", "--print-join-command"]));
-    assert!(cmd.starts_with(&format!("kubeadm join {endpoint} --token ")), "{cmd}");
+    assert!(
+        cmd.starts_with(&format!("kubeadm join {endpoint} --token ")),
+        "{cmd}"
+    );
     let new_token = after(&cmd, "--token ").to_string();
     assert_ne!(new_token, token);
-    let wj = ok(w(&new_token, after(&cmd, "--discovery-token-ca-cert-hash ")));
+    let wj = ok(w(
+        &new_token,
+        after(&cmd, "--discovery-token-ca-cert-hash "),
+    ));
     assert!(wj.contains("This node has joined the cluster:"));
-    let nodes = ok(kubectl_at(&m1, &["get", "nodes", "-o", "jsonpath={range .items[*]}{.metadata.name}:{.metadata.labels.node-role\\.kubernetes\\.io/control-plane}:{.status.conditions[-1:].type}={.status.conditions[-1:].status} {end}"], None));
-    assert_eq!(nodes.trim(), "m1::Ready=True m2::Ready=True m3::Ready=True w1::Ready=True", "{nodes}");
+    let nodes = ok(kubectl_at(
+        &m1,
+        &[
+            "get",
+            "nodes",
+            "-o",
+            "jsonpath={range .items[*]}{.metadata.name}:{.metadata.labels.node-role\\.kubernetes\\.io/control-plane}:{.status.conditions[-1:].type}={.status.conditions[-1:].status} {end}",
+        ],
+        None,
+    ));
+    assert_eq!(
+        nodes.trim(),
+        "m1::Ready=True m2::Ready=True m3::Ready=True w1::Ready=True",
+        "{nodes}"
+    );
 
     // Lose m1 entirely (its etcd member and API server): m2 and m3 keep serving.
     let pv = r#"{"apiVersion":"v1","kind":"PersistentVolume","metadata":{"name":"pv1"},"spec":{"capacity":{"storage":"1Gi"},"accessModes":["ReadWriteMany"],"nfs":{"server":"198.18.0.10","path":"/volume/a"}}}"#;
-    ok(kubectl_at(&m1, &["create", "--validate=false", "-f", "-"], Some(pv)));
+    ok(kubectl_at(
+        &m1,
+        &["create", "--validate=false", "-f", "-"],
+        Some(pv),
+    ));
     m1.kill();
     let pvc = r#"{"apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{"name":"c1","namespace":"default"},"spec":{"accessModes":["ReadWriteMany"],"resources":{"requests":{"storage":"1Gi"}}}}"#;
-    ok(kubectl_at(&m2, &["create", "--validate=false", "-f", "-"], Some(pvc)));
-    assert_eq!(ok(kubectl_at(&m3, &["get", "pv", "pv1", "-o", "jsonpath={.status.phase}"], None)), "Bound");
+    ok(kubectl_at(
+        &m2,
+        &["create", "--validate=false", "-f", "-"],
+        Some(pvc),
+    ));
+    assert_eq!(
+        ok(kubectl_at(
+            &m3,
+            &["get", "pv", "pv1", "-o", "jsonpath={.status.phase}"],
+            None
+        )),
+        "Bound"
+    );
     assert!(!kubectl_at(&m1, &["get", "nodes"], None).status.success());
 
     // Replace the lost member with the real etcdctl: remove, add, start it empty.
     let list = ok(etcdctl(&m2.etcd_url(), &["member", "list"]));
-    let m1_id = list.lines().find(|l| l.contains(", m1,")).unwrap().split(',').next().unwrap().to_string();
+    let m1_id = list
+        .lines()
+        .find(|l| l.contains(", m1,"))
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .to_string();
     ok(etcdctl(&m2.etcd_url(), &["member", "remove", &m1_id]));
-    assert_eq!(ok(etcdctl(&m2.etcd_url(), &["member", "list"])).lines().count(), 2);
+    assert_eq!(
+        ok(etcdctl(&m2.etcd_url(), &["member", "list"]))
+            .lines()
+            .count(),
+        2
+    );
     let peer = format!("http://127.0.0.1:{}", m1.etcd_peer);
     let mut add = None;
     for _ in 0..40 {
-        let o = etcdctl(&m2.etcd_url(), &["member", "add", "m1", &format!("--peer-urls={peer}")]);
+        let o = etcdctl(
+            &m2.etcd_url(),
+            &["member", "add", "m1", &format!("--peer-urls={peer}")],
+        );
         if o.status.success() {
             add = Some(String::from_utf8_lossy(&o.stdout).into_owned());
             break;
@@ -174,18 +355,49 @@ fn three_masters_worker_failover_and_etcd_membership() {
         std::thread::sleep(Duration::from_millis(500));
     }
     let add = add.expect("member add");
-    let initial = after(&add, "ETCD_INITIAL_CLUSTER=\"").trim_end_matches('"').to_string();
-    let mut fresh = EtcdMember::start("m1", "127.0.0.1", &dir.path().join("m1-new-etcd"), Some(&initial), "existing", (m1.etcd_client, m1.etcd_peer)).unwrap();
+    let initial = after(&add, "ETCD_INITIAL_CLUSTER=\"")
+        .trim_end_matches('"')
+        .to_string();
+    let mut fresh = EtcdMember::start(
+        "m1",
+        "127.0.0.1",
+        &dir.path().join("m1-new-etcd"),
+        Some(&initial),
+        "existing",
+        (m1.etcd_client, m1.etcd_peer),
+    )
+    .unwrap();
     fresh.wait_ready(Duration::from_secs(30)).unwrap();
     let members = ok(etcdctl(&m2.etcd_url(), &["member", "list"]));
-    assert_eq!(members.lines().filter(|l| l.contains("started")).count(), 3, "{members}");
+    assert_eq!(
+        members.lines().filter(|l| l.contains("started")).count(),
+        3,
+        "{members}"
+    );
     // The new member has the data.
-    let keys = ok(etcdctl(&m1.etcd_url(), &["get", "--prefix", "/registry/persistentvolumeclaims/", "--keys-only"]));
-    assert!(keys.contains("/registry/persistentvolumeclaims/default/c1"), "{keys}");
+    let keys = ok(etcdctl(
+        &m1.etcd_url(),
+        &[
+            "get",
+            "--prefix",
+            "/registry/persistentvolumeclaims/",
+            "--keys-only",
+        ],
+    ));
+    assert!(
+        keys.contains("/registry/persistentvolumeclaims/default/c1"),
+        "{keys}"
+    );
     // Snapshot with the real tool.
     let snap = dir.path().join("snap.db");
-    ok(etcdctl(&m2.etcd_url(), &["snapshot", "save", snap.to_str().unwrap()]));
-    let status = ok(etcdctl(&m2.etcd_url(), &["snapshot", "status", snap.to_str().unwrap(), "-w", "json"]));
+    ok(etcdctl(
+        &m2.etcd_url(),
+        &["snapshot", "save", snap.to_str().unwrap()],
+    ));
+    let status = ok(etcdctl(
+        &m2.etcd_url(),
+        &["snapshot", "status", snap.to_str().unwrap(), "-w", "json"],
+    ));
     let v: serde_json::Value = serde_json::from_str(&status).unwrap();
     assert!(v["totalKey"].as_i64().unwrap() > 10, "{status}");
     drop(fresh);

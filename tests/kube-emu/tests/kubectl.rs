@@ -4,7 +4,12 @@ use kube_emu::harness::LocalCluster;
 use serde_json::{Value, json};
 
 fn ok(out: std::process::Output) -> String {
-    assert!(out.status.success(), "kubectl failed: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "kubectl failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -39,27 +44,52 @@ spec:
 #[test]
 fn pv_lifecycle_available_bound_released_via_kubectl() {
     let c = LocalCluster::start().unwrap();
-    ok(c.kubectl_stdin(&["create", "--validate=false", "-f", "-"], PV).unwrap());
+    ok(
+        c.kubectl_stdin(&["create", "--validate=false", "-f", "-"], PV)
+            .unwrap(),
+    );
     assert_eq!(phase(&c, &["pv", "nfs-pv1"]), "Available");
-    ok(c.kubectl_stdin(&["create", "--validate=false", "-f", "-"], PVC).unwrap());
+    ok(
+        c.kubectl_stdin(&["create", "--validate=false", "-f", "-"], PVC)
+            .unwrap(),
+    );
     assert_eq!(phase(&c, &["pvc", "data", "-n", "default"]), "Bound");
     assert_eq!(phase(&c, &["pv", "nfs-pv1"]), "Bound");
-    let vol = ok(c.kubectl(&["get", "pvc", "data", "-o", "jsonpath={.spec.volumeName}"]).unwrap());
+    let vol = ok(c
+        .kubectl(&["get", "pvc", "data", "-o", "jsonpath={.spec.volumeName}"])
+        .unwrap());
     assert_eq!(vol, "nfs-pv1");
-    let claim = ok(c.kubectl(&["get", "pv", "nfs-pv1", "-o", "jsonpath={.spec.claimRef.namespace}/{.spec.claimRef.name}"]).unwrap());
+    let claim = ok(c
+        .kubectl(&[
+            "get",
+            "pv",
+            "nfs-pv1",
+            "-o",
+            "jsonpath={.spec.claimRef.namespace}/{.spec.claimRef.name}",
+        ])
+        .unwrap());
     assert_eq!(claim, "default/data");
     // Table output the way a person reads it.
     let table = ok(c.kubectl(&["get", "pv"]).unwrap());
-    assert!(table.contains("STATUS") && table.contains("Bound") && table.contains("default/data"), "{table}");
+    assert!(
+        table.contains("STATUS") && table.contains("Bound") && table.contains("default/data"),
+        "{table}"
+    );
     ok(c.kubectl(&["delete", "pvc", "data"]).unwrap());
     assert_eq!(phase(&c, &["pv", "nfs-pv1"]), "Released");
     // A new claim does not bind a Released volume.
-    ok(c.kubectl_stdin(&["create", "--validate=false", "-f", "-"], &PVC.replace("name: data", "name: data2")).unwrap());
+    ok(c.kubectl_stdin(
+        &["create", "--validate=false", "-f", "-"],
+        &PVC.replace("name: data", "name: data2"),
+    )
+    .unwrap());
     assert_eq!(phase(&c, &["pvc", "data2"]), "Pending");
     ok(c.kubectl(&["delete", "pv", "nfs-pv1"]).unwrap());
     let out = c.kubectl(&["get", "pv", "nfs-pv1"]).unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("persistentvolumes \"nfs-pv1\" not found"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("persistentvolumes \"nfs-pv1\" not found")
+    );
 }
 
 #[test]
@@ -67,10 +97,21 @@ fn kubectl_apply_cordon_drain_with_pdb() {
     let c = LocalCluster::start().unwrap();
     let node = r#"{"apiVersion":"v1","kind":"Node","metadata":{"name":"w1","labels":{"kubernetes.io/hostname":"w1"}},
         "status":{"conditions":[{"type":"Ready","status":"True"}]}}"#;
-    let out = ok(c.kubectl_stdin(&["apply", "--server-side", "--validate=false", "-f", "-"], node).unwrap());
+    let out = ok(c
+        .kubectl_stdin(
+            &["apply", "--server-side", "--validate=false", "-f", "-"],
+            node,
+        )
+        .unwrap());
     assert!(out.contains("node/w1 serverside-applied"), "{out}");
     ok(c.kubectl(&["cordon", "w1"]).unwrap());
-    assert_eq!(ok(c.kubectl(&["get", "node", "w1", "-o", "jsonpath={.spec.unschedulable}"]).unwrap()), "true");
+    assert_eq!(
+        ok(
+            c.kubectl(&["get", "node", "w1", "-o", "jsonpath={.spec.unschedulable}"])
+                .unwrap()
+        ),
+        "true"
+    );
     let objs = r#"
 apiVersion: apps/v1
 kind: DaemonSet
@@ -118,18 +159,40 @@ kind: PodDisruptionBudget
 metadata: {name: pdb1, namespace: default}
 spec: {minAvailable: 2, selector: {matchLabels: {app: web}}}
 "#;
-    ok(c.kubectl_stdin(&["create", "--validate=false", "-f", "-"], objs).unwrap());
-    let on_w1 = ok(c.kubectl(&["get", "pods", "--field-selector", "spec.nodeName=w1", "-o", "jsonpath={.items[*].metadata.name}"]).unwrap());
+    ok(
+        c.kubectl_stdin(&["create", "--validate=false", "-f", "-"], objs)
+            .unwrap(),
+    );
+    let on_w1 = ok(c
+        .kubectl(&[
+            "get",
+            "pods",
+            "--field-selector",
+            "spec.nodeName=w1",
+            "-o",
+            "jsonpath={.items[*].metadata.name}",
+        ])
+        .unwrap());
     assert_eq!(on_w1, "dsp web1");
     // The budget forbids evicting web1: drain gives up at its timeout.
-    let out = c.kubectl(&["drain", "w1", "--ignore-daemonsets", "--timeout=3s"]).unwrap();
+    let out = c
+        .kubectl(&["drain", "w1", "--ignore-daemonsets", "--timeout=3s"])
+        .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("evicting"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("evicting"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     ok(c.kubectl(&["get", "pod", "web1"]).unwrap());
     ok(c.kubectl(&["delete", "pdb", "pdb1"]).unwrap());
-    let out = ok(c.kubectl(&["drain", "w1", "--ignore-daemonsets", "--timeout=20s"]).unwrap());
+    let out = ok(c
+        .kubectl(&["drain", "w1", "--ignore-daemonsets", "--timeout=20s"])
+        .unwrap());
     assert!(out.contains("node/w1 drained"), "{out}");
-    let left = ok(c.kubectl(&["get", "pods", "-o", "jsonpath={.items[*].metadata.name}"]).unwrap());
+    let left = ok(c
+        .kubectl(&["get", "pods", "-o", "jsonpath={.items[*].metadata.name}"])
+        .unwrap());
     assert_eq!(left, "dsp web2");
 }
 
@@ -164,27 +227,52 @@ fn status_errors_and_auth() {
     let r = get("/api/v1/persistentvolumes/missing");
     assert_eq!(r.status(), 404);
     let v: Value = r.json().unwrap();
-    assert_eq!(v, json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
+    assert_eq!(
+        v,
+        json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
         "message":"persistentvolumes \"missing\" not found","reason":"NotFound",
-        "details":{"name":"missing","group":"","kind":"persistentvolumes"},"code":404}));
-    let post = |p: &str, body: &str| http.post(u(p)).header("authorization", &tok).header("content-type", "application/json").body(body.to_string()).send().unwrap();
+        "details":{"name":"missing","group":"","kind":"persistentvolumes"},"code":404})
+    );
+    let post = |p: &str, body: &str| {
+        http.post(u(p))
+            .header("authorization", &tok)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .unwrap()
+    };
     // Malformed JSON → 400.
     let r = post("/api/v1/persistentvolumes", "{not json");
     assert_eq!(r.status(), 400);
     assert_eq!(r.json::<Value>().unwrap()["reason"], "BadRequest");
     // Missing required fields → 422 Invalid with causes.
-    let r = post("/api/v1/persistentvolumes", r#"{"apiVersion":"v1","kind":"PersistentVolume","metadata":{"name":"bad"},"spec":{}}"#);
+    let r = post(
+        "/api/v1/persistentvolumes",
+        r#"{"apiVersion":"v1","kind":"PersistentVolume","metadata":{"name":"bad"},"spec":{}}"#,
+    );
     assert_eq!(r.status(), 422);
     let v: Value = r.json().unwrap();
     assert_eq!(v["reason"], "Invalid");
-    let fields: Vec<&str> = v["details"]["causes"].as_array().unwrap().iter().map(|c| c["field"].as_str().unwrap()).collect();
-    assert!(fields.contains(&"spec.capacity") && fields.contains(&"spec.accessModes"), "{v}");
+    let fields: Vec<&str> = v["details"]["causes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["field"].as_str().unwrap())
+        .collect();
+    assert!(
+        fields.contains(&"spec.capacity") && fields.contains(&"spec.accessModes"),
+        "{v}"
+    );
     // Create, duplicate → 409 AlreadyExists; stale update → 409 Conflict.
     let cm = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c1"},"data":{"a":"1"}}"#;
     let r = post("/api/v1/namespaces/default/configmaps", cm);
     assert_eq!(r.status(), 201);
     let created: Value = r.json().unwrap();
-    let rv: i64 = created["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
+    let rv: i64 = created["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(rv > 0);
     assert!(created["metadata"]["uid"].as_str().unwrap().len() == 36);
     assert!(created["metadata"]["creationTimestamp"].is_string());
@@ -193,24 +281,47 @@ fn status_errors_and_auth() {
     assert_eq!(r.json::<Value>().unwrap()["reason"], "AlreadyExists");
     let mut upd = created.clone();
     upd["data"]["a"] = json!("2");
-    let put = |body: &Value| http.put(u("/api/v1/namespaces/default/configmaps/c1")).header("authorization", &tok).json(body).send().unwrap();
+    let put = |body: &Value| {
+        http.put(u("/api/v1/namespaces/default/configmaps/c1"))
+            .header("authorization", &tok)
+            .json(body)
+            .send()
+            .unwrap()
+    };
     let r = put(&upd);
     assert_eq!(r.status(), 200);
     let v: Value = r.json().unwrap();
     assert_eq!(v["data"]["a"], "2");
-    assert!(v["metadata"]["resourceVersion"].as_str().unwrap().parse::<i64>().unwrap() > rv);
+    assert!(
+        v["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .parse::<i64>()
+            .unwrap()
+            > rv
+    );
     let r = put(&upd); // still carries the old resourceVersion
     assert_eq!(r.status(), 409);
     assert_eq!(r.json::<Value>().unwrap()["reason"], "Conflict");
     // Namespaced object in a missing namespace → 404 for the namespace.
     let r = post("/api/v1/namespaces/nope/configmaps", cm);
     assert_eq!(r.status(), 404);
-    assert_eq!(r.json::<Value>().unwrap()["message"], "namespaces \"nope\" not found");
+    assert_eq!(
+        r.json::<Value>().unwrap()["message"],
+        "namespaces \"nope\" not found"
+    );
     // Lists carry kind and resourceVersion; label selectors filter.
     let r = get("/api/v1/namespaces/default/configmaps?labelSelector=x%3Dy");
     let v: Value = r.json().unwrap();
     assert_eq!(v["kind"], "ConfigMapList");
-    assert!(v["metadata"]["resourceVersion"].as_str().unwrap().parse::<i64>().unwrap() > rv);
+    assert!(
+        v["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .parse::<i64>()
+            .unwrap()
+            > rv
+    );
     assert_eq!(v["items"].as_array().unwrap().len(), 0);
     let r = get("/api/v1/namespaces/default/configmaps?labelSelector=%3D%3D%3D");
     assert_eq!(r.status(), 400);
@@ -226,7 +337,8 @@ fn client_certificate_from_another_ca_is_refused() {
     let c = LocalCluster::start().unwrap();
     let other = kube_emu::pki::new_ca("other").unwrap();
     let cert = kube_emu::pki::client_cert(&other, "mallory", &["system:masters"]).unwrap();
-    let id = reqwest::Identity::from_pem(format!("{}{}", cert.cert_pem, cert.key_pem).as_bytes()).unwrap();
+    let id = reqwest::Identity::from_pem(format!("{}{}", cert.cert_pem, cert.key_pem).as_bytes())
+        .unwrap();
     let http = reqwest::blocking::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(c.ca_pem.as_bytes()).unwrap())
         .identity(id)
