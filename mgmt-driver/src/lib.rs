@@ -6,5 +6,15 @@
 //!
 //! The `vnf-mgmt` binary (feature `cli`) is a thin layer over this library.
 
+pub mod driver;
+pub mod events;
+pub mod exec;
 pub mod hot;
+pub mod inventory;
+pub mod journal;
+pub mod plan;
+pub mod planner;
+pub mod scripts;
+pub mod secret;
+pub mod topology;
 pub mod validate;

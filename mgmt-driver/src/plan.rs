@@ -1,0 +1,216 @@
+//! Plan types: plain data, no handles, no secrets.
+//!
+//! A plan lists, per host and in dependency order, each file to upload (with mode and
+//! checksum) and each script to run with its arguments. The executor runs exactly the
+//! plan it is given; printing a plan is a dry run. Credentials are referenced by name
+//! (e.g. `storage_server.password`) and resolved from [`crate::secret::Secrets`] only
+//! when executing. The same inputs give byte-identical JSON.
+
+use crate::topology::Role;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The plan format version written in `format_version`.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The lifecycle operation a plan implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    /// `instantiate_end`: storage server and NFS clients (Kubernetes install comes later).
+    Instantiate,
+}
+
+impl Operation {
+    /// The operation's name (`instantiate`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Instantiate => "instantiate",
+        }
+    }
+}
+
+/// How to authenticate to a host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum Credential {
+    /// Password authentication; `secret` names the password in the secret store.
+    Password {
+        /// Secret name.
+        secret: String,
+    },
+    /// Public-key authentication with a private key file (not a secret itself: a path).
+    PrivateKey {
+        /// Path of the private key file.
+        path: String,
+    },
+}
+
+/// A host the plan touches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanHost {
+    /// Topology node name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// SSH address.
+    pub address: String,
+    /// SSH port.
+    pub port: u16,
+    /// Login user.
+    pub user: String,
+    /// How to log in.
+    pub credential: Credential,
+    /// Secret name of the password `sudo` may ask for (given on stdin, never in argv).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sudo_password: Option<String>,
+    /// Pinned host keys (OpenSSH one-line format); empty: use known_hosts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host_keys: Vec<String>,
+}
+
+/// Where an uploaded file's bytes come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FileSource {
+    /// A script embedded in vnf-mgmt ([`crate::scripts`]).
+    Embedded {
+        /// Script file name (`storage_volume.sh`).
+        name: String,
+    },
+}
+
+/// One action. Closed: the executor handles exactly these.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Action {
+    /// Upload a file over SFTP (atomically: temporary name, then rename).
+    UploadFile {
+        /// Remote path, relative to the login user's home directory unless absolute.
+        path: String,
+        /// File mode (e.g. 0o700), written as a number.
+        mode: u32,
+        /// SHA-256 of the content (hex).
+        sha256: String,
+        /// Where the bytes come from.
+        source: FileSource,
+    },
+    /// Run an uploaded script with bash; each argument is one argv word.
+    RunScript {
+        /// Remote path of the script (relative to the home directory unless absolute).
+        script: String,
+        /// Arguments.
+        args: Vec<String>,
+        /// Run as root through `sudo`.
+        sudo: bool,
+    },
+}
+
+/// One step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    /// Stable id, unique in the plan (`<host>/<what>`).
+    pub id: String,
+    /// Steps of phase N all finish before any step of phase N+1 starts; within a phase,
+    /// each host's steps run in order and hosts run in parallel.
+    pub phase: u32,
+    /// Host name (a [`PlanHost::name`]).
+    pub host: String,
+    /// What to do.
+    pub action: Action,
+    /// Why, for humans only; the executor never looks at it.
+    pub reason: String,
+    /// Per-step timeout in seconds.
+    pub timeout_secs: u64,
+}
+
+impl Step {
+    /// SHA-256 (hex) of the step's canonical JSON: a journal entry only counts for the
+    /// exact same step.
+    pub fn digest(&self) -> String {
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        hex::encode(Sha256::digest(&json))
+    }
+}
+
+/// A plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// [`FORMAT_VERSION`].
+    pub format_version: u32,
+    /// The operation.
+    pub operation: Operation,
+    /// The VNF instance id (journal key).
+    pub vnf_instance_id: String,
+    /// [`crate::topology::Topology::fingerprint`] of the topology it was made from.
+    pub inventory_fingerprint: String,
+    /// Hosts touched, in topology order.
+    pub hosts: Vec<PlanHost>,
+    /// Steps, in execution order.
+    pub steps: Vec<Step>,
+}
+
+impl Plan {
+    /// A host by name.
+    pub fn host(&self, name: &str) -> Option<&PlanHost> {
+        self.hosts.iter().find(|h| h.name == name)
+    }
+
+    /// Pretty JSON with a trailing newline (deterministic).
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+
+    /// Human-readable listing.
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "plan {} for VNF instance {} (format {}, topology {})",
+            self.operation.as_str(),
+            self.vnf_instance_id,
+            self.format_version,
+            &self.inventory_fingerprint[..self.inventory_fingerprint.len().min(12)]
+        );
+        for h in &self.hosts {
+            let auth = match &h.credential {
+                Credential::Password { secret } => format!("password <{secret}>"),
+                Credential::PrivateKey { path } => format!("key {path}"),
+            };
+            let _ = writeln!(
+                s,
+                "host {} ({}) {}@{}:{} {}",
+                h.name,
+                h.role.as_str(),
+                h.user,
+                h.address,
+                h.port,
+                auth
+            );
+        }
+        for st in &self.steps {
+            let what = match &st.action {
+                Action::UploadFile {
+                    path, mode, sha256, ..
+                } => format!(
+                    "upload {path} mode {mode:04o} sha256 {}",
+                    &sha256[..sha256.len().min(12)]
+                ),
+                Action::RunScript { script, args, sudo } => format!(
+                    "run {}{script}{}{}",
+                    if *sudo { "sudo " } else { "" },
+                    if args.is_empty() { "" } else { " " },
+                    args.iter()
+                        .map(|a| crate::exec::shell_quote(a))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ),
+            };
+            let _ = writeln!(s, "[{}] {}: {}  # {}", st.phase, st.id, what, st.reason);
+        }
+        s
+    }
+}
