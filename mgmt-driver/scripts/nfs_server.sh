@@ -41,18 +41,19 @@ main() {
   (($# >= 2 && $# % 2 == 0)) || fatal "usage: nfs_server.sh EXPORT_DIR EXPORT_TO [EXPORT_DIR EXPORT_TO]..."
   verify_root
   ensure_packages nfs-kernel-server
-  local content dir client args=("$@")
-  content=$(mktemp)
-  trap 'rm -f "$content"' EXIT
+  local dir client args=("$@")
+  # Global: the EXIT trap runs after main's locals are gone.
+  CONTENT=$(mktemp)
+  trap 'rm -f "$CONTENT"' EXIT
   while (($# >= 2)); do
     dir=$1 client=$2
     shift 2
     [[ "$dir" == /* ]] || fatal "export directory must be absolute: $dir"
     mkdir -p "$dir"
     chown nobody:nogroup "$dir"
-    printf '%s %s(%s)\n' "$dir" "$client" "$OPTIONS" >>"$content"
+    printf '%s %s(%s)\n' "$dir" "$client" "$OPTIONS" >>"$CONTENT"
   done
-  if replace_block /etc/exports "$BEGIN_MARK" "$END_MARK" "$content"; then
+  if replace_block /etc/exports "$BEGIN_MARK" "$END_MARK" "$CONTENT"; then
     info "/etc/exports updated"
   else
     info "/etc/exports unchanged"

@@ -56,12 +56,20 @@ ensure_fstab() {
   rm -f "$content"
 }
 
+# dev_id PATH: the block device's major:minor (follows symlinks), empty if none.
+dev_id() {
+  stat -L -c '%t:%T' "$1" 2>/dev/null || true
+}
+
 ensure_mounted() {
   local dev=$1 mount_to=$2 current
   mkdir -p "$mount_to"
-  current=$(findmnt -n -o SOURCE --target "$mount_to" --mountpoint "$mount_to" 2>/dev/null || true)
+  current=$(findmnt -n -o SOURCE --mountpoint "$mount_to" 2>/dev/null | tail -n 1 || true)
   if [[ -n "$current" ]]; then
-    if [[ "$(readlink -f "$current")" == "$(readlink -f "$dev")" ]]; then
+    # Compare devices, not names: /dev/vdb, its by-id link and /dev/loopN may all be
+    # the same device.
+    if [[ "$(readlink -f "$current")" == "$(readlink -f "$dev")" ||
+      ("$(dev_id "$current")" == "$(dev_id "$dev")" && -n "$(dev_id "$dev")") ]]; then
       info "$dev already mounted at $mount_to"
       return
     fi

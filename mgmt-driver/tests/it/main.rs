@@ -4,4 +4,5 @@ mod util;
 
 mod error_codes;
 mod invalid_samples;
+mod lab_instantiate;
 mod validate_cli;

@@ -34,6 +34,15 @@ pub enum Command {
     /// Generate the Heat templates (top, one nested template per scaling aspect) and the
     /// `nfv` parameter values for a flavour.
     Hot(HotArgs),
+    /// Print what an operation would do: per host, in order, each file to upload (mode,
+    /// checksum) and each script with its arguments. No connection is made; secrets are
+    /// referenced by name, never printed.
+    Plan(PlanArgs),
+    /// Run instantiate (this version: storage server volumes and NFS exports, NFS client
+    /// on every Kubernetes node) over SSH, exactly as `vnf-mgmt plan instantiate` prints
+    /// it. Exit status: 0 done, 1 invalid input, 2 usage or I/O error, 3 the operation
+    /// failed (re-run to resume).
+    Instantiate(InstantiateArgs),
 }
 
 /// Output format.
@@ -99,4 +108,81 @@ pub struct HotArgs {
     /// Print the bundle instead of (or as well as) writing it.
     #[arg(long, value_enum)]
     pub format: Option<Format>,
+}
+
+/// Operations that can be planned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanOperation {
+    /// instantiate_end.
+    Instantiate,
+}
+
+/// Inputs shared by `plan` and the operations.
+#[derive(Debug, Args)]
+pub struct OperationInput {
+    /// Package directory or .csar/.zip file.
+    pub package: PathBuf,
+    /// Instantiate request JSON.
+    #[arg(long, short = 'r')]
+    pub request: PathBuf,
+    /// Static inventory YAML (hosts with role, SSH and NIC addresses, volumes, ports).
+    #[arg(long, short = 'i')]
+    pub inventory: PathBuf,
+    /// VNF instance id (keys the journal that lets a failed operation resume).
+    #[arg(long)]
+    pub vnf_instance_id: String,
+    /// Debian package providing the NFS client; installed only when `mount.nfs` is absent.
+    #[arg(long, default_value = "nfs-common")]
+    pub nfs_client_package: String,
+    /// Skip verifying artifact digests while validating the package.
+    #[arg(long)]
+    pub no_digests: bool,
+}
+
+/// `vnf-mgmt plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The operation to plan.
+    #[arg(value_enum)]
+    pub operation: PlanOperation,
+    /// Inputs.
+    #[command(flatten)]
+    pub input: OperationInput,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// `vnf-mgmt instantiate`.
+#[derive(Debug, Args)]
+pub struct InstantiateArgs {
+    /// Inputs.
+    #[command(flatten)]
+    pub input: OperationInput,
+    /// known_hosts file for hosts without pinned keys.
+    #[arg(long)]
+    pub known_hosts: Option<PathBuf>,
+    /// Accept unknown host keys and record them in the --known-hosts file (recorded in
+    /// the events too). A changed key is always refused.
+    #[arg(long, requires = "known_hosts")]
+    pub trust_on_first_use: bool,
+    /// Write events as JSON lines to this file.
+    #[arg(long)]
+    pub events: Option<PathBuf>,
+    /// Directory of the per-instance journals (default: $XDG_STATE_HOME/vnf-mgmt or
+    /// ~/.local/state/vnf-mgmt).
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
+    /// Hosts worked on in parallel.
+    #[arg(long, default_value_t = 8)]
+    pub parallel: usize,
+    /// Attempts on transport errors (connection refused or lost).
+    #[arg(long, default_value_t = 3)]
+    pub attempts: u32,
+    /// Connect / handshake timeout, seconds.
+    #[arg(long, default_value_t = 20)]
+    pub connect_timeout: u64,
+    /// No progress lines on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }

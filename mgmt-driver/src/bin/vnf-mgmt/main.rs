@@ -7,7 +7,10 @@ mod args;
 mod exit;
 mod render;
 
-use args::{Cli, Command, Format, HotArgs, PackArgs, ValidateArgs};
+use args::{
+    Cli, Command, Format, HotArgs, InstantiateArgs, OperationInput, PackArgs, PlanArgs,
+    PlanOperation, ValidateArgs,
+};
 use clap::Parser;
 use std::io::Write;
 use std::process::ExitCode;
@@ -19,6 +22,8 @@ fn main() -> ExitCode {
         Command::Validate(a) => validate(a),
         Command::Pack(a) => pack(a),
         Command::Hot(a) => hot(a),
+        Command::Plan(a) => plan(a),
+        Command::Instantiate(a) => instantiate(a),
     };
     match result {
         Ok(code) => code,
@@ -125,4 +130,135 @@ fn hot(a: HotArgs) -> anyhow::Result<ExitCode> {
         None => {}
     }
     Ok(exit::SUCCESS)
+}
+
+/// Exit status of an operation that failed on the hosts (re-run to resume).
+const OPERATION_FAILED: u8 = 3;
+
+fn plan_input(i: &OperationInput) -> mgmt_driver::driver::PlanInput<'_> {
+    mgmt_driver::driver::PlanInput {
+        package: &i.package,
+        request: &i.request,
+        inventory: &i.inventory,
+        vnf_instance_id: &i.vnf_instance_id,
+        verify_digests: !i.no_digests,
+        options: mgmt_driver::planner::PlanOptions {
+            nfs_client_package: i.nfs_client_package.clone(),
+            ..Default::default()
+        },
+    }
+}
+
+/// Prints an engine error; invalid input also gets its findings. Returns the exit code.
+fn driver_failure(e: mgmt_driver::driver::DriverError) -> anyhow::Result<ExitCode> {
+    use mgmt_driver::driver::DriverError;
+    match e {
+        DriverError::Invalid(inv) => {
+            let mut err = std::io::stderr().lock();
+            for f in &inv.report.findings {
+                if f.severity == vnf_package::Severity::Error {
+                    writeln!(err, "vnf-mgmt: {f}")?;
+                }
+            }
+            writeln!(err, "vnf-mgmt: {inv}")?;
+            Ok(ExitCode::from(exit::INVALID))
+        }
+        DriverError::Read(e) => Err(e.into()),
+        DriverError::Exec(e) => {
+            eprintln!("vnf-mgmt: {e}");
+            Ok(ExitCode::from(OPERATION_FAILED))
+        }
+        other => {
+            eprintln!("vnf-mgmt: {other}");
+            Ok(ExitCode::from(exit::USAGE_OR_IO))
+        }
+    }
+}
+
+fn plan(a: PlanArgs) -> anyhow::Result<ExitCode> {
+    match a.operation {
+        PlanOperation::Instantiate => {}
+    }
+    let planned = match mgmt_driver::driver::plan_instantiate(&plan_input(&a.input)) {
+        Ok((_, p)) => p,
+        Err(e) => return driver_failure(e),
+    };
+    let mut out = std::io::stdout().lock();
+    match a.format {
+        Format::Text => write!(out, "{}", planned.plan.to_text())?,
+        Format::Json => write!(out, "{}", planned.plan.to_json())?,
+    }
+    out.flush()?;
+    Ok(exit::SUCCESS)
+}
+
+fn default_state_dir() -> std::path::PathBuf {
+    if let Some(d) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
+        return std::path::PathBuf::from(d).join("vnf-mgmt");
+    }
+    match std::env::var_os("HOME") {
+        Some(h) => std::path::PathBuf::from(h).join(".local/state/vnf-mgmt"),
+        None => std::path::PathBuf::from(".vnf-mgmt-state"),
+    }
+}
+
+/// Progress on stderr, one line per event worth showing.
+struct Progress;
+
+impl mgmt_driver::events::EventSink for Progress {
+    fn emit(&self, e: &mgmt_driver::events::Event) {
+        if let Some(line) = mgmt_driver::events::progress_line(e) {
+            eprintln!("vnf-mgmt: {line}");
+        }
+    }
+}
+
+fn instantiate(a: InstantiateArgs) -> anyhow::Result<ExitCode> {
+    use mgmt_driver::events::{EventSink, Fanout, JsonLines};
+    let planned = match mgmt_driver::driver::plan_instantiate(&plan_input(&a.input)) {
+        Ok((_, p)) => p,
+        Err(e) => return driver_failure(e),
+    };
+    let mut sinks: Vec<Box<dyn EventSink>> = Vec::new();
+    if let Some(path) = &a.events {
+        let f = std::fs::File::create(path)
+            .map_err(|e| anyhow::anyhow!("cannot create events file {}: {e}", path.display()))?;
+        sinks.push(Box::new(JsonLines::new(std::io::BufWriter::new(f))));
+    }
+    if !a.quiet {
+        sinks.push(Box::new(Progress));
+    }
+    let events = Fanout(sinks);
+    let key_base = if a.input.package.is_dir() {
+        Some(a.input.package.clone())
+    } else {
+        None
+    };
+    let opts = mgmt_driver::exec::ExecOptions {
+        host_keys: mgmt_driver::exec::HostKeyPolicy {
+            known_hosts: a.known_hosts.clone(),
+            trust_on_first_use: a.trust_on_first_use,
+        },
+        key_base,
+        max_parallel: a.parallel.max(1),
+        connect_timeout: std::time::Duration::from_secs(a.connect_timeout.max(1)),
+        attempts: a.attempts.max(1),
+        ..Default::default()
+    };
+    let state_dir = a.state_dir.clone().unwrap_or_else(default_state_dir);
+    match mgmt_driver::driver::execute(&planned, &state_dir, &opts, &events) {
+        Ok(summary) => {
+            let mut out = std::io::stdout().lock();
+            writeln!(
+                out,
+                "instantiate of {} done: {} step(s) run, {} skipped",
+                planned.plan.vnf_instance_id, summary.executed, summary.skipped
+            )?;
+            for (host, what) in &summary.trusted_on_first_use {
+                writeln!(out, "trusted the host key of {host} on first use: {what}")?;
+            }
+            Ok(exit::SUCCESS)
+        }
+        Err(e) => driver_failure(e),
+    }
 }
