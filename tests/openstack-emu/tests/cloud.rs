@@ -184,13 +184,18 @@ fn link(r: &Value, rel: &str) -> String {
 
 fn sample(request: &str) -> Value {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let b = mgmt_driver::hot::generate_for_package(
+    let v = vnf_package::validate::validate(
         &root.join("samples/packages/k8s_cluster_with_pv"),
-        &root.join("samples/requests").join(request),
-        None,
-        None,
+        Some(&root.join("samples/requests").join(request)),
+        &Default::default(),
     )
-    .expect("generate the sample bundle");
+    .expect("read the sample package");
+    let (Some(vnfd), Some(req)) = (v.vnfd, v.request) else {
+        panic!("sample package or request invalid: {:?}", v.report);
+    };
+    let level = req.instantiation_level_id.clone();
+    let b = hot_templates::generate(&vnfd, &req.flavour_id, level.as_deref(), &req)
+        .expect("generate the sample bundle");
     let files: serde_json::Map<String, Value> = b
         .files
         .iter()
@@ -641,9 +646,18 @@ fn simple_flavour_deploy_scale_heal_delete() {
     let _g = heavy();
     let cloud = Cloud::start(config()).expect("cloud");
     let api = login(&cloud);
+    let t0 = Instant::now();
     let url = create(&api, "vnf-simple", &sample("instantiate_simple_pv.json"));
+    eprintln!("simple: CREATE_COMPLETE after {:?}", t0.elapsed());
     let stack = api.ok(&url);
     let stack_id = stack["stack"]["id"].as_str().expect("id").to_string();
+    // By name: Heat redirects to /stacks/{name}/{id}.
+    let by_name = api.ok(&format!("{}/stacks/vnf-simple", api.heat));
+    assert_eq!(by_name["stack"]["id"], stack_id.as_str());
+    assert_eq!(
+        by_name["stack"]["parameters"]["OS::stack_name"],
+        "vnf-simple"
+    );
 
     // Topology: 1 master, 2 workers, a storage server with its volume.
     let rs = api.resources(&url);
@@ -830,9 +844,14 @@ fn simple_flavour_deploy_scale_heal_delete() {
         api.ok(&server_res)["resource"]["resource_status"],
         "CHECK_FAILED"
     );
+    let t0 = Instant::now();
     let (s, v) = api.send(reqwest::Method::PATCH, &url, &json!({"existing": true}));
     assert_eq!(s, 202, "{v}");
     api.wait_stack(&url, "UPDATE_COMPLETE");
+    eprintln!(
+        "simple: heal (server) UPDATE_COMPLETE after {:?}",
+        t0.elapsed()
+    );
     let healed = api.ok(&server_res);
     let new_id = healed["resource"]["physical_resource_id"]
         .as_str()
@@ -919,7 +938,9 @@ fn simple_flavour_deploy_scale_heal_delete() {
             .as_array()
             .is_some_and(|a| a.iter().any(|s| s["id"] == stack_id.as_str()))
     );
+    let t0 = Instant::now();
     delete_and_check_clean(&cloud, &api, &url, "vnf-simple");
+    eprintln!("simple: DELETE_COMPLETE and clean after {:?}", t0.elapsed());
 }
 
 #[test]
@@ -927,7 +948,9 @@ fn complex_flavour_deploys_with_vip_and_anti_affinity() {
     let _g = heavy();
     let cloud = Cloud::start(config()).expect("cloud");
     let api = login(&cloud);
+    let t0 = Instant::now();
     let url = create(&api, "vnf-complex", &sample("instantiate_complex_pv.json"));
+    eprintln!("complex: CREATE_COMPLETE after {:?}", t0.elapsed());
     let rs = api.resources(&url);
     let masters = members(&rs, "master_instance");
     assert_eq!(masters.len(), 3);
