@@ -785,7 +785,7 @@ impl Emu {
                         {
                             l.push(json!({"href": format!("{}/stacks/{}/{}", self.heat_url(), n.name, n.id), "rel": "nested"}));
                         }
-                        v["attributes"] = Value::Object(self.attributes(&md, s, r));
+                        v["attributes"] = Value::Object(self.show_attributes(&md, s, r));
                         v["description"] = json!("");
                         v["metadata"] = json!({});
                         Resp::json(200, json!({"resource": v}))

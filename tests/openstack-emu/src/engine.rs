@@ -1468,7 +1468,12 @@ impl Emu {
             }
             "OS::Nova::ServerGroup" => {
                 if let Some(g) = m.server_groups.get(pid) {
-                    a.insert("show".into(), json!({"id": g.id, "name": g.name, "policies": g.policies, "members": g.members}));
+                    a.insert(
+                        "show".into(),
+                        json!({"id": g.id, "name": g.name, "policies": g.policies,
+                               "policy": g.policies.first(), "rules": {}, "members": g.members,
+                               "metadata": {}, "project_id": g.project_id}),
+                    );
                 }
             }
             _ => {
@@ -1497,6 +1502,16 @@ impl Emu {
             }
         }
         a
+    }
+
+    /// Resource-show `attributes`: Heat returns the underlying API object for resources
+    /// with a `show` attribute, the schema attributes otherwise.
+    pub fn show_attributes(&self, m: &Model, st: &Stack, r: &Resource) -> Map<String, Value> {
+        let mut a = self.attributes(m, st, r);
+        match a.remove("show") {
+            Some(Value::Object(raw)) => raw,
+            _ => a,
+        }
     }
 
     /// The lab subnet in CIDR form.

@@ -969,17 +969,23 @@ fn complex_flavour_deploys_with_vip_and_anti_affinity() {
             vip.to_string()
         );
     }
+    let sg = find(&rs, "master_anti_affinity");
+    let sg_id = sg["physical_resource_id"].as_str().expect("id").to_string();
+    let sg_show = api.ok(&res_url(sg));
+    assert_eq!(sg_show["resource"]["attributes"]["policy"], "anti-affinity");
     for s in rs.iter().filter(|r| r["resource_name"] == "masterNode") {
         let a = api.ok(&res_url(s));
+        // Resource show returns the raw Nova object as attributes, as Heat does.
+        assert_eq!(a["resource"]["attributes"]["server_groups"], json!([sg_id]));
+        assert_eq!(a["resource"]["attributes"]["status"], "ACTIVE");
         computes.insert(
-            a["resource"]["attributes"]["show"]["OS-EXT-SRV-ATTR:host"]
+            a["resource"]["attributes"]["OS-EXT-SRV-ATTR:host"]
                 .as_str()
                 .unwrap_or("")
                 .to_string(),
         );
     }
     assert_eq!(computes.len(), 3, "anti-affinity: {computes:?}");
-    let sg = find(&rs, "master_anti_affinity");
     let g = api.ok(&format!(
         "{}/os-server-groups/{}",
         api.nova,
