@@ -809,6 +809,7 @@ impl Server {
     }
 
     fn check_kind(&self, t: &Target, obj: &mut Value) -> ApiResult<()> {
+        check_shape(t.res, obj)?;
         if !obj.is_object() {
             return Err(ApiError::bad_request(
                 "the request body must be a JSON object",
@@ -1084,6 +1085,7 @@ impl Server {
             let mut obj_t = obj;
             obj_t["apiVersion"] = json!(t.res.api_version());
             obj_t["kind"] = json!(t.res.kind);
+            check_shape(t.res, &obj_t)?;
             let new = self.merge_update(t, &old, obj_t, ctx)?;
             match self
                 .store_update(t, name, &key, &old, new, kv.mod_revision, 200)
@@ -1465,6 +1467,11 @@ impl Server {
 
     async fn token_request(self: &Arc<Self>, t: &Target, name: &str, ctx: &Ctx) -> ApiResult<Resp> {
         let mut tr = parse_body(&ctx.ct, &ctx.body)?;
+        if !tr.is_object() || !(tr["spec"].is_object() || tr["spec"].is_null()) {
+            return Err(ApiError::bad_request(
+                "the body must be a TokenRequest object",
+            ));
+        }
         let ns = t.ns.clone().unwrap_or_default();
         let kv = self
             .cfg
@@ -2172,6 +2179,70 @@ fn validate_immutable(res: &Res, old: &Value, new: &Value) -> ApiResult<()> {
         _ => {}
     }
     Ok(())
+}
+
+/// Reject bodies whose well-known members have the wrong JSON type (before any code
+/// indexes into them): 400 for a non-object body or metadata, 422 for the rest.
+fn check_shape(res: &Res, obj: &Value) -> ApiResult<()> {
+    if !obj.is_object() {
+        return Err(ApiError::bad_request(
+            "the request body must be a JSON object",
+        ));
+    }
+    let md = &obj["metadata"];
+    if !(md.is_object() || md.is_null()) {
+        return Err(ApiError::bad_request("metadata must be an object"));
+    }
+    let name = md["name"].as_str().unwrap_or("");
+    if !(md["name"].is_string() || md["name"].is_null()) {
+        return Err(ApiError::invalid(
+            res,
+            "",
+            vec![(
+                "metadata.name",
+                "FieldValueInvalid",
+                "Invalid value: must be a string".into(),
+            )],
+        ));
+    }
+    let mut bad = Vec::new();
+    for (field, v) in [
+        ("metadata.labels", &md["labels"]),
+        ("metadata.annotations", &md["annotations"]),
+        ("spec", &obj["spec"]),
+        ("status", &obj["status"]),
+        ("data", &obj["data"]),
+        ("stringData", &obj["stringData"]),
+        ("spec.capacity", &obj["spec"]["capacity"]),
+        ("spec.resources", &obj["spec"]["resources"]),
+        ("spec.claimRef", &obj["spec"]["claimRef"]),
+        ("spec.selector", &obj["spec"]["selector"]),
+    ] {
+        if !(v.is_object() || v.is_null()) {
+            bad.push((
+                field,
+                "FieldValueInvalid",
+                "Invalid value: must be an object".to_string(),
+            ));
+        }
+    }
+    for (field, v) in [
+        ("metadata.finalizers", &md["finalizers"]),
+        ("metadata.managedFields", &md["managedFields"]),
+    ] {
+        if !(v.is_array() || v.is_null()) {
+            bad.push((
+                field,
+                "FieldValueInvalid",
+                "Invalid value: must be a list".to_string(),
+            ));
+        }
+    }
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(res, name, bad))
+    }
 }
 
 fn wants_table(ctx: &Ctx) -> bool {

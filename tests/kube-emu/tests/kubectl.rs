@@ -354,3 +354,234 @@ fn client_certificate_from_another_ca_is_refused() {
     let out = c.kubectl(&["get", "namespaces", "-o", "name"]).unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("namespace/kube-system"));
 }
+
+#[test]
+fn malformed_requests_get_4xx_statuses_and_the_server_stays_up() {
+    let c = LocalCluster::start().unwrap();
+    let http = client(&c);
+    let tok = format!("Bearer {}", c.admin_token);
+    let cm = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c1"},"data":{"a":"1"}}"#;
+    let r = http
+        .post(format!(
+            "{}/api/v1/namespaces/default/configmaps",
+            c.api.url
+        ))
+        .header("authorization", &tok)
+        .header("content-type", "application/json")
+        .body(cm)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let cases: &[(&str, &str, &str, &str)] = &[
+        (
+            "POST",
+            "/api/v1/persistentvolumes",
+            "application/json",
+            "[1,2,3]",
+        ),
+        (
+            "POST",
+            "/api/v1/persistentvolumes",
+            "application/json",
+            r#"{"metadata":"x"}"#,
+        ),
+        (
+            "POST",
+            "/api/v1/persistentvolumes",
+            "application/json",
+            r#"{"metadata":{"name":"a"},"spec":"x"}"#,
+        ),
+        (
+            "POST",
+            "/api/v1/persistentvolumes",
+            "application/json",
+            r#"{"metadata":{"name":"a"},"spec":{"capacity":[]}}"#,
+        ),
+        (
+            "POST",
+            "/api/v1/persistentvolumes",
+            "application/json",
+            r#"{"metadata":{"name":"a","labels":"x"}}"#,
+        ),
+        (
+            "POST",
+            "/api/v1/persistentvolumes",
+            "application/json",
+            r#"{"metadata":{"name":7}}"#,
+        ),
+        (
+            "POST",
+            "/api/v1/persistentvolumes",
+            "application/json",
+            r#"{"metadata":{"name":"UPPER"},"spec":{"capacity":{"storage":"1Gi"},"accessModes":["ReadWriteOnce"],"hostPath":{"path":"/x"}}}"#,
+        ),
+        (
+            "POST",
+            "/api/v1/persistentvolumes",
+            "application/json",
+            r#"{"metadata":{"name":"q"},"spec":{"capacity":{"storage":"lots"},"accessModes":["ReadWriteOnce"],"hostPath":{"path":"/x"}}}"#,
+        ),
+        (
+            "POST",
+            "/api/v1/namespaces/default/secrets",
+            "application/json",
+            r#"{"metadata":{"name":"s"},"data":"x"}"#,
+        ),
+        (
+            "POST",
+            "/api/v1/namespaces/default/secrets",
+            "application/json",
+            r#"{"metadata":{"name":"s"},"data":{"k":"%%%"}}"#,
+        ),
+        (
+            "POST",
+            "/api/v1/namespaces/default/configmaps",
+            "application/yaml",
+            "a: [unclosed",
+        ),
+        (
+            "POST",
+            "/apis/apps/v1/namespaces/default/daemonsets",
+            "application/json",
+            r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"x"}}"#,
+        ),
+        (
+            "PATCH",
+            "/api/v1/namespaces/default/configmaps/c1",
+            "application/merge-patch+json",
+            r#"{"metadata":"gone"}"#,
+        ),
+        (
+            "PATCH",
+            "/api/v1/namespaces/default/configmaps/c1",
+            "application/merge-patch+json",
+            "[]",
+        ),
+        (
+            "PATCH",
+            "/api/v1/namespaces/default/configmaps/c1",
+            "application/json-patch+json",
+            r#"{"op":"add"}"#,
+        ),
+        (
+            "PATCH",
+            "/api/v1/namespaces/default/configmaps/c1",
+            "application/json-patch+json",
+            r#"[{"op":"replace","path":"/metadata","value":5}]"#,
+        ),
+        (
+            "PATCH",
+            "/api/v1/namespaces/default/configmaps/c1",
+            "application/json-patch+json",
+            r#"[{"op":"remove","path":"/nope/deeper"}]"#,
+        ),
+        (
+            "PATCH",
+            "/api/v1/namespaces/default/configmaps/c1",
+            "application/json-patch+json",
+            r#"[{"op":"test","path":"/data/a","value":"2"}]"#,
+        ),
+        (
+            "PATCH",
+            "/api/v1/namespaces/default/configmaps/c1",
+            "application/apply-patch+yaml",
+            r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c1"}}"#,
+        ),
+        (
+            "PATCH",
+            "/api/v1/namespaces/default/configmaps/c1",
+            "text/plain",
+            "x",
+        ),
+        (
+            "PUT",
+            "/api/v1/namespaces/default/configmaps/c1",
+            "application/json",
+            r#"{"metadata":{"name":"other"}}"#,
+        ),
+        (
+            "PUT",
+            "/api/v1/namespaces/default/configmaps/c1",
+            "application/json",
+            "",
+        ),
+        (
+            "POST",
+            "/api/v1/namespaces/default/serviceaccounts/default/token",
+            "application/json",
+            "[]",
+        ),
+        (
+            "POST",
+            "/api/v1/namespaces/default/serviceaccounts/default/token",
+            "application/json",
+            r#"{"spec":{"expirationSeconds":5}}"#,
+        ),
+        (
+            "POST",
+            "/api/v1/namespaces/default/pods/nope/eviction",
+            "application/json",
+            r#"{"kind":"Eviction"}"#,
+        ),
+        (
+            "DELETE",
+            "/api/v1/namespaces/default/configmaps/c1",
+            "application/json",
+            r#"{"preconditions":{"uid":"wrong"}}"#,
+        ),
+        (
+            "GET",
+            "/api/v1/namespaces/default/configmaps?fieldSelector=a%20in%20(b)",
+            "",
+            "",
+        ),
+        (
+            "GET",
+            "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=abc",
+            "",
+            "",
+        ),
+        (
+            "GET",
+            "/api/v1/namespaces/default/configmaps/c1/status",
+            "",
+            "",
+        ),
+        (
+            "GET",
+            "/api/v1/namespaces/default/configmaps/c1/x/y",
+            "",
+            "",
+        ),
+        ("POST", "/api/v1/nodes/n1", "application/json", "{}"),
+    ];
+    for (method, path, ct, body) in cases {
+        let mut req = http
+            .request(method.parse().unwrap(), format!("{}{path}", c.api.url))
+            .header("authorization", &tok);
+        if !ct.is_empty() {
+            req = req.header("content-type", *ct);
+        }
+        let r = req.body(body.to_string()).send().unwrap();
+        let code = r.status().as_u16();
+        let v: Value = r.json().unwrap_or(Value::Null);
+        assert!(
+            (400..500).contains(&code),
+            "{method} {path} {body}: {code} {v}"
+        );
+        assert_eq!(v["kind"], "Status", "{method} {path} {body}: {v}");
+        assert_eq!(v["code"], code);
+    }
+    // The object survived every bad patch unchanged.
+    let v: Value = http
+        .get(format!(
+            "{}/api/v1/namespaces/default/configmaps/c1",
+            c.api.url
+        ))
+        .header("authorization", &tok)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(v["data"], json!({"a": "1"}));
+}
