@@ -445,6 +445,40 @@ impl Emu {
                     ),
                 }
             }
+            (_, ["stacks", name, sub, more @ ..])
+                if STACK_SUBRESOURCES.contains(sub) && !self.m().stacks.contains_key(*sub) =>
+            {
+                // Lookup by name or id alone: Heat redirects to the canonical URL.
+                let (sname, sid) = {
+                    let md = self.m();
+                    match md.find_stack(name).filter(|s| !s.deleted) {
+                        Some(s) => (s.name.clone(), s.id.clone()),
+                        None => {
+                            return heat_error(
+                                404,
+                                "EntityNotFound",
+                                &format!("The Stack ({name}) could not be found."),
+                            );
+                        }
+                    }
+                };
+                let mut tail = vec![*sub];
+                tail.extend_from_slice(more);
+                if m == "GET" {
+                    let mut loc = format!(
+                        "{}/stacks/{sname}/{sid}/{}",
+                        self.heat_url(),
+                        tail.join("/")
+                    );
+                    let q: Vec<String> =
+                        req.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    if !q.is_empty() {
+                        loc = format!("{loc}?{}", q.join("&"));
+                    }
+                    return Resp::json(302, json!({"location": loc})).header("Location", loc);
+                }
+                self.stack_op(req, &sid, &tail)
+            }
             (_, ["stacks", name, id, more @ ..]) => {
                 let sid = {
                     let md = self.m();
@@ -1162,6 +1196,17 @@ impl Emu {
         resp.header("OpenStack-API-Version", "volume 3.0")
     }
 }
+
+/// Path segments after `/stacks/{name_or_id}` that are not a stack id.
+const STACK_SUBRESOURCES: &[&str] = &[
+    "resources",
+    "template",
+    "files",
+    "outputs",
+    "events",
+    "actions",
+    "environment",
+];
 
 fn template_uses(t: &Value, key: &str) -> bool {
     t.to_string().contains(&format!("\"{key}\""))

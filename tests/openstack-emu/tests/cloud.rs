@@ -658,6 +658,20 @@ fn simple_flavour_deploy_scale_heal_delete() {
         by_name["stack"]["parameters"]["OS::stack_name"],
         "vnf-simple"
     );
+    // heatclient style: /stacks/{id}/resources[/{name}] redirect to the canonical URL.
+    let by_id = api.ok(&format!("{}/stacks/{stack_id}/resources", api.heat));
+    assert_eq!(
+        by_id["resources"].as_array().map(Vec::len),
+        Some(9),
+        "{by_id}"
+    );
+    let r = api.ok(&format!(
+        "{}/stacks/vnf-simple/resources/storage_server_CP",
+        api.heat
+    ));
+    assert!(r["resource"]["attributes"]["fixed_ips"][0]["ip_address"].is_string());
+    let (s, _) = api.get(&format!("{}/stacks/nope/resources", api.heat));
+    assert_eq!(s, 404);
 
     // Topology: 1 master, 2 workers, a storage server with its volume.
     let rs = api.resources(&url);
@@ -996,6 +1010,84 @@ fn complex_flavour_deploys_with_vip_and_anti_affinity() {
         g["server_group"]["members"].as_array().map(Vec::len),
         Some(3)
     );
+
+    // Heal one master the way Tacker does: mark the server in its member stack
+    // unhealthy, update the top stack with `existing`. Same port and IP, new server.
+    let member = &masters[0];
+    let member_stack = link(member, "nested");
+    let server_url = format!("{member_stack}/resources/masterNode");
+    let old = api.ok(&server_url);
+    let old_id = old["resource"]["physical_resource_id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let port_url = format!("{member_stack}/resources/masterNode_CP1");
+    let ip = port_ip(&api, &port_url);
+    let (s, v) = api.send(
+        reqwest::Method::PATCH,
+        &server_url,
+        &json!({"mark_unhealthy": true}),
+    );
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = api.send(reqwest::Method::PATCH, &url, &json!({}));
+    assert_eq!(s, 202, "{v}");
+    api.wait_stack(&url, "UPDATE_COMPLETE");
+    let new = api.ok(&server_url);
+    let new_id = new["resource"]["physical_resource_id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    assert_ne!(new_id, old_id);
+    assert_eq!(new["resource"]["resource_status"], "UPDATE_COMPLETE");
+    assert_eq!(port_ip(&api, &port_url), ip);
+    assert_eq!(
+        new["resource"]["attributes"]["server_groups"],
+        json!([sg_id])
+    );
+    let (s, _) = api.get(&format!("{}/servers/{old_id}", api.nova));
+    assert_eq!(s, 404);
+    let rs2 = api.resources(&url);
+    check_servers_reachable(&cloud, &api, &rs2);
+    let computes2: BTreeSet<String> = rs2
+        .iter()
+        .filter(|r| r["resource_name"] == "masterNode")
+        .map(|s| {
+            api.ok(&res_url(s))["resource"]["attributes"]["OS-EXT-SRV-ATTR:host"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        computes2.len(),
+        3,
+        "anti-affinity after heal: {computes2:?}"
+    );
+
+    // Marking a whole group member unhealthy replaces the member (new name, new stack).
+    let group_stack = link(find(&rs2, "master_instance"), "nested");
+    let victim = members(&rs2, "master_instance")[1]["resource_name"]
+        .as_str()
+        .expect("name")
+        .to_string();
+    let (s, _) = api.send(
+        reqwest::Method::PATCH,
+        &format!("{group_stack}/resources/{victim}"),
+        &json!({"mark_unhealthy": true}),
+    );
+    assert_eq!(s, 200);
+    let (s, _) = api.send(reqwest::Method::PATCH, &url, &json!({}));
+    assert_eq!(s, 202);
+    api.wait_stack(&url, "UPDATE_COMPLETE");
+    let rs3 = api.resources(&url);
+    let names3: Vec<String> = members(&rs3, "master_instance")
+        .iter()
+        .map(|m| m["resource_name"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(names3.len(), 3);
+    assert!(!names3.contains(&victim), "{names3:?}");
+    assert_eq!(check_servers_reachable(&cloud, &api, &rs3).len(), 6);
+
     delete_and_check_clean(&cloud, &api, &url, "vnf-complex");
 }
 
