@@ -1111,3 +1111,141 @@ fn clouds_yaml_names_both_credentials() {
     );
     assert!(c.auth_url.starts_with("http://127.0.0.1:"));
 }
+
+#[test]
+fn resource_level_errors_and_service_error_bodies() {
+    let cloud = Cloud::start(CloudConfig::default()).expect("cloud");
+    let api = login(&cloud);
+    let (base, _) = cloud.lab().subnet();
+    let o = base.octets();
+    let wanted = Ipv4Addr::new(o[0], o[1], o[2], 77);
+    let body = json!({"stack_name": "light", "template": {
+    "heat_template_version": "2013-05-23",
+    "resources": {
+        "sg": {"type": "OS::Nova::ServerGroup", "properties": {"name": "g", "policies": ["affinity"]}},
+        "port": {"type": "OS::Neutron::Port", "properties": {
+            "network": "net0", "fixed_ips": [{"ip_address": wanted.to_string()}],
+            "name": {"str_replace": {"template": "p-$S", "params": {"$S": {"get_param": "OS::stack_name"}}}}}},
+        "fip": {"type": "OS::Neutron::FloatingIP", "properties": {
+            "floating_network": "public", "port_id": {"get_resource": "port"}}}
+    }}});
+    let (s, v) = api.send(
+        reqwest::Method::POST,
+        &format!("{}/stacks", api.heat),
+        &body,
+    );
+    assert_eq!(s, 201, "{v}");
+    let url = link(&v["stack"], "self");
+    api.wait_stack(&url, "CREATE_COMPLETE");
+
+    // The requested fixed IP is honoured; intrinsic functions were evaluated.
+    let port = api.ok(&format!("{url}/resources/port"));
+    assert_eq!(
+        port["resource"]["attributes"]["fixed_ips"][0]["ip_address"],
+        wanted.to_string()
+    );
+    assert_eq!(port["resource"]["attributes"]["name"], "p-light");
+    let pid = port["resource"]["physical_resource_id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let fip = api.ok(&format!("{url}/resources/fip"));
+    assert_eq!(
+        fip["resource"]["attributes"]["floating_ip_address"],
+        wanted.to_string()
+    );
+    let listed = api.ok(&format!("{}/v2.0/ports?name=p-light", api.neutron));
+    assert_eq!(listed["ports"][0]["id"], pid.as_str());
+
+    // Resource-level errors.
+    let (s, v) = api.send(
+        reqwest::Method::POST,
+        &format!("{url}/resources/port/signal"),
+        &json!({}),
+    );
+    assert_eq!(s, 400, "{v}");
+    let (s, v) = api.send(
+        reqwest::Method::PATCH,
+        &format!("{url}/resources/port"),
+        &json!({"mark_unhealthy": "yes"}),
+    );
+    assert_eq!(s, 400, "{v}");
+    let (s, v) = api.get(&format!("{url}/resources/nope"));
+    assert_eq!(s, 404, "{v}");
+    assert_eq!(v["error"]["type"], "ResourceNotFound");
+    let (s, v) = api.send(
+        reqwest::Method::PUT,
+        &url,
+        &json!({"template": {"heat_template_version": "2013-05-23"}}),
+    );
+    assert_eq!(s, 400, "{v}");
+    // Mark unhealthy and back.
+    let (s, _) = api.send(
+        reqwest::Method::PATCH,
+        &format!("{url}/resources/sg"),
+        &json!({"mark_unhealthy": true, "resource_status_reason": "why"}),
+    );
+    assert_eq!(s, 200);
+    let sg = api.ok(&format!("{url}/resources/sg"));
+    assert_eq!(sg["resource"]["resource_status"], "CHECK_FAILED");
+    assert_eq!(sg["resource"]["resource_status_reason"], "why");
+    let (s, _) = api.send(
+        reqwest::Method::PATCH,
+        &format!("{url}/resources/sg"),
+        &json!({"mark_unhealthy": false}),
+    );
+    assert_eq!(s, 200);
+    assert_eq!(
+        api.ok(&format!("{url}/resources/sg"))["resource"]["resource_status"],
+        "CHECK_COMPLETE"
+    );
+
+    // Error bodies of the other services.
+    let (s, v) = api.get(&format!("{}/servers/nope", api.nova));
+    assert_eq!(s, 404);
+    assert_eq!(v["itemNotFound"]["code"], 404);
+    let (s, v) = api.get(&format!("{}/v2.0/ports/nope", api.neutron));
+    assert_eq!(s, 404);
+    assert_eq!(v["NeutronError"]["type"], "PortNotFound");
+    let (s, v) = api.get(&format!("{}/volumes/nope", api.cinder));
+    assert_eq!(s, 404);
+    assert_eq!(v["itemNotFound"]["code"], 404);
+
+    // A second stack cannot take the same fixed IP.
+    let mut again = body.clone();
+    again["stack_name"] = json!("light2");
+    let (s, v) = api.send(
+        reqwest::Method::POST,
+        &format!("{}/stacks", api.heat),
+        &again,
+    );
+    assert_eq!(s, 201, "{v}");
+    let url2 = link(&v["stack"], "self");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let v = api.ok(&url2);
+        if v["stack"]["stack_status"] == "CREATE_FAILED" {
+            assert!(
+                v["stack"]["stack_status_reason"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("IpAddressAlreadyAllocated"),
+                "{v}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "{v}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for u in [&url2, &url] {
+        let r = api
+            .http
+            .delete(u.as_str())
+            .header("X-Auth-Token", &api.token)
+            .send()
+            .expect("delete");
+        assert_eq!(r.status().as_u16(), 204);
+        api.wait_stack(u, "DELETE_COMPLETE");
+    }
+    assert!(cloud.inventory().is_empty(), "{:?}", cloud.inventory());
+}
