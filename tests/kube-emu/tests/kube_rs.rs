@@ -190,8 +190,21 @@ async fn nodes_cordon_pods_evict_tokens() {
     let nodes: Api<Node> = Api::all(client.clone());
     let n: Node = serde_json::from_value(json!({"metadata": {"name": "worker-1", "labels": {"node-role.kubernetes.io/worker": ""}},
         "status": {"conditions": [{"type": "Ready", "status": "True"}], "addresses": [{"type": "InternalIP", "address": "198.18.0.21"}]}})).unwrap();
+    let mut node_events = nodes
+        .watch(&WatchParams::default().timeout(30), "0")
+        .await
+        .unwrap()
+        .boxed();
     nodes.create(&PostParams::default(), &n).await.unwrap();
     nodes.cordon("worker-1").await.unwrap();
+    match node_events.next().await.unwrap().unwrap() {
+        WatchEvent::Added(n) => assert_eq!(n.metadata.name.as_deref(), Some("worker-1")),
+        other => panic!("unexpected event {other:?}"),
+    }
+    match node_events.next().await.unwrap().unwrap() {
+        WatchEvent::Modified(n) => assert_eq!(n.spec.unwrap().unschedulable, Some(true)),
+        other => panic!("unexpected event {other:?}"),
+    }
     assert_eq!(
         nodes
             .get("worker-1")
