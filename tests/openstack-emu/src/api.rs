@@ -521,6 +521,24 @@ impl Emu {
             Ok(b) => b,
             Err(e) => return heat_error(400, "HTTPBadRequest", &e),
         };
+        let (name, id) = match self.prepare_stack(&body) {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
+        let emu = self.clone();
+        let sid = id.clone();
+        std::thread::spawn(move || {
+            let _g = emu.op_lock();
+            let _ = emu.create_stack(&sid);
+        });
+        let links =
+            json!([{"href": format!("{}/stacks/{name}/{id}", self.heat_url()), "rel": "self"}]);
+        Resp::json(201, json!({"stack": {"id": id, "links": links}}))
+    }
+
+    /// Validates a stack-create body and records the stack (`CREATE_IN_PROGRESS`);
+    /// returns `(name, id)`, or the Heat error response.
+    pub(crate) fn prepare_stack(&self, body: &Value) -> Result<(String, String), Resp> {
         let name = body.get("stack_name").and_then(Value::as_str).unwrap_or("");
         let valid_name = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
             && name.len() <= 255
@@ -528,38 +546,38 @@ impl Emu {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
         if !valid_name {
-            return heat_error(
+            return Err(heat_error(
                 400,
                 "StackValidationFailed",
                 &format!(
                     "Invalid stack name {name:?} must contain only alphanumeric or \"_-.\" characters, must start with alpha and must be 255 characters or less."
                 ),
-            );
+            ));
         }
         if body.get("template_url").is_some() {
-            return heat_error(
+            return Err(heat_error(
                 400,
                 "HTTPBadRequest",
                 "template_url is not supported by openstack-emu; send template",
-            );
+            ));
         }
         if body
             .pointer("/environment/resource_registry")
             .and_then(Value::as_object)
             .is_some_and(|m| !m.is_empty())
         {
-            return heat_error(
+            return Err(heat_error(
                 400,
                 "HTTPBadRequest",
                 "environment resource_registry is not supported by openstack-emu",
-            );
+            ));
         }
         let Some(tv) = body.get("template") else {
-            return heat_error(400, "HTTPBadRequest", "No template specified");
+            return Err(heat_error(400, "HTTPBadRequest", "No template specified"));
         };
         let top = match template::parse_template("template", tv) {
             Ok(t) => t,
-            Err(e) => return heat_error(400, e.kind, &e.message),
+            Err(e) => return Err(heat_error(400, e.kind, &e.message)),
         };
         let raw_files = body
             .get("files")
@@ -575,7 +593,7 @@ impl Emu {
                 Ok(_) => {}
                 Err(e) => {
                     if template_uses(&top, k) {
-                        return heat_error(400, e.kind, &e.message);
+                        return Err(heat_error(400, e.kind, &e.message));
                     }
                 }
             }
@@ -610,24 +628,24 @@ impl Emu {
                 match serde_json::from_str::<Value>(s) {
                     Ok(x) => *v = x,
                     Err(e) => {
-                        return heat_error(
+                        return Err(heat_error(
                             400,
                             "StackValidationFailed",
                             &format!("Parameter '{k}' is invalid: Value must be valid JSON: {e}"),
-                        );
+                        ));
                     }
                 }
             }
         }
         if let Err(e) = template::validate("template", &top, &files, Some(&params), 0) {
-            return heat_error(400, e.kind, &e.message);
+            return Err(heat_error(400, e.kind, &e.message));
         }
         if self.m().find_stack(name).is_some_and(|s| !s.deleted) {
-            return heat_error(
+            return Err(heat_error(
                 409,
                 "StackExists",
                 &format!("The Stack ({name}) already exists."),
-            );
+            ));
         }
         let id = self.new_stack(
             name.to_string(),
@@ -637,15 +655,7 @@ impl Emu {
             params,
             None,
         );
-        let emu = self.clone();
-        let sid = id.clone();
-        std::thread::spawn(move || {
-            let _g = emu.op_lock();
-            let _ = emu.create_stack(&sid);
-        });
-        let links =
-            json!([{"href": format!("{}/stacks/{name}/{id}", self.heat_url()), "rel": "self"}]);
-        Resp::json(201, json!({"stack": {"id": id, "links": links}}))
+        Ok((name.to_string(), id))
     }
 
     fn stack_op(self: &Arc<Self>, req: &Req, sid: &str, more: &[&str]) -> Resp {

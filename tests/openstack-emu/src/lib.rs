@@ -304,6 +304,36 @@ impl Cloud {
         }
     }
 
+    /// Creates a stack from a Heat stack-create body (what `POST /stacks` takes:
+    /// `stack_name`, `template`, `files`, `parameters`) and waits until it is
+    /// `CREATE_COMPLETE`; returns its id. For tests that need a deployed stack before
+    /// exercising a client.
+    pub fn create_stack(&self, body: &serde_json::Value) -> Result<String> {
+        let (name, id) = self.emu.prepare_stack(body).map_err(|r| {
+            let msg = r
+                .body
+                .as_ref()
+                .and_then(|b| b.pointer("/error/message"))
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("rejected")
+                .to_string();
+            anyhow::anyhow!("stack create: HTTP {}: {msg}", r.status)
+        })?;
+        let _g = self.emu.op_lock();
+        self.emu
+            .create_stack(&id)
+            .map_err(|e| anyhow::anyhow!("stack {name}: CREATE_FAILED: {e}"))?;
+        Ok(id)
+    }
+
+    /// A live stack's `(stack_status, stack_status_reason)`, by name or id.
+    pub fn stack_status(&self, name_or_id: &str) -> Option<(String, String)> {
+        let m = self.emu.m();
+        m.find_stack(name_or_id)
+            .filter(|s| !s.deleted)
+            .map(|s| (s.status_str(), s.reason.clone()))
+    }
+
     /// The lab host name behind a Nova server id.
     pub fn lab_host_of(&self, server_id: &str) -> Option<String> {
         self.emu

@@ -1157,6 +1157,28 @@ fn resource_level_errors_and_service_error_bodies() {
     let listed = api.ok(&format!("{}/v2.0/ports?name=p-light", api.neutron));
     assert_eq!(listed["ports"][0]["id"], pid.as_str());
 
+    // The Rust entry point validates the same way and deploys synchronously.
+    let err = cloud
+        .create_stack(
+            &json!({"stack_name": "r", "template": {"heat_template_version": "2013-05-23",
+            "resources": {"x": {"type": "OS::Swift::Container"}}}}),
+        )
+        .expect_err("unsupported type");
+    assert!(err.to_string().contains("HTTP 400"), "{err}");
+    let sid = cloud
+        .create_stack(&json!({"stack_name": "direct", "template": {"heat_template_version": "2013-05-23",
+            "resources": {"g": {"type": "OS::Nova::ServerGroup", "properties": {"policies": ["anti-affinity"]}}}}}))
+        .expect("direct create");
+    assert_eq!(
+        cloud.stack_status("direct").map(|s| s.0),
+        Some("CREATE_COMPLETE".into())
+    );
+    assert_eq!(
+        cloud.stack_status(&sid).map(|s| s.0),
+        Some("CREATE_COMPLETE".into())
+    );
+    let direct = format!("{}/stacks/direct/{sid}", api.heat);
+
     // Resource-level errors.
     let (s, v) = api.send(
         reqwest::Method::POST,
@@ -1237,7 +1259,7 @@ fn resource_level_errors_and_service_error_bodies() {
         assert!(Instant::now() < deadline, "{v}");
         std::thread::sleep(Duration::from_millis(100));
     }
-    for u in [&url2, &url] {
+    for u in [&url2, &url, &direct] {
         let r = api
             .http
             .delete(u.as_str())
