@@ -381,6 +381,13 @@ impl Emu {
         let min = int("min_size").ok_or("Property min_size not assigned")?;
         let max = int("max_size").ok_or("Property max_size not assigned")?;
         let capacity = int("desired_capacity").unwrap_or(min);
+        // The lab subnet has about 240 addresses; Heat's own limit is a quota.
+        const MAX_MEMBERS: i64 = 100;
+        if max > MAX_MEMBERS {
+            return Err(format!(
+                "max_size {max} exceeds the emulator's limit of {MAX_MEMBERS} members"
+            ));
+        }
         if min < 0 || max < min || capacity < min || capacity > max {
             return Err(format!(
                 "desired_capacity {capacity} must be between min_size {min} and max_size {max}"

@@ -656,6 +656,48 @@ mod tests {
         assert!(e.message.contains("nested/x.yaml"));
     }
 
+    fn arb_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let key = prop_oneof![
+            Just("get_param".to_string()),
+            Just("get_resource".to_string()),
+            Just("get_attr".to_string()),
+            Just("list_join".to_string()),
+            Just("str_replace".to_string()),
+            Just("template".to_string()),
+            Just("params".to_string()),
+            Just("type".to_string()),
+            Just("properties".to_string()),
+            Just("nfv".to_string()),
+            "[a-z$]{0,3}",
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            "[a-z$é]{0,4}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(5, 64, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                prop::collection::vec((key.clone(), inner), 0..4)
+                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_templates_never_panic(props in arb_value(), res in arb_value()) {
+            let _ = eval(&props, &C);
+            let t = json!({"heat_template_version": "2013-05-23",
+                "parameters": {"nfv": {"type": "json"}},
+                "resources": {"a": {"type": "OS::Neutron::Port", "properties": props}, "b": res}});
+            let _ = validate("t", &t, &BTreeMap::new(), None, 0);
+            let _ = dependency_order(&t);
+        }
+    }
+
     #[test]
     fn dependency_order_and_cycles() {
         let t = tpl(json!({
