@@ -8,7 +8,7 @@ VNF_MGMT := target/debug/vnf-mgmt
 SAMPLE_PKG := samples/packages/k8s_cluster_with_pv
 SAMPLE_REQ := samples/requests/instantiate_simple_pv.json
 
-.PHONY: demo test setup build lint fmt-check clippy shellcheck unit samples-check bench clean
+.PHONY: demo test setup build lint fmt-check clippy shellcheck unit samples-check bench clean python-test
 
 setup:
 	@tools/setup.sh
@@ -19,7 +19,7 @@ build: setup
 demo: build
 	@tools/demo.sh
 
-test: setup lint unit samples-check
+test: setup lint unit samples-check python-test
 	@echo "make test: all checks passed"
 
 lint: fmt-check clippy shellcheck
@@ -40,6 +40,15 @@ unit:
 samples-check: build
 	$(VNF_MGMT) validate $(SAMPLE_PKG)
 	for r in samples/requests/*.json; do $(VNF_MGMT) validate $(SAMPLE_PKG) --request "$$r"; done
+
+# The Python module: build the wheel (debug profile), install exactly it into .venv, run
+# pytest from outside the source tree so only the installed wheel is importable.
+PY_WHEELS := target/python-wheels
+python-test: setup
+	rm -rf $(PY_WHEELS)
+	.venv/bin/maturin build -m python-bindings/Cargo.toml -o $(PY_WHEELS)
+	.venv/bin/pip install -q --disable-pip-version-check --force-reinstall --no-deps $(PY_WHEELS)/vnf_mgmt-*.whl
+	cd $(PY_WHEELS) && $(CURDIR)/.venv/bin/python -m pytest -q -p no:cacheprovider -c $(CURDIR)/python-bindings/pyproject.toml $(CURDIR)/python-bindings/tests
 
 bench: setup
 	@tools/bench.sh

@@ -1,0 +1,252 @@
+"""The LCM hook logic shared by the Tacker v1 driver and the v2 script.
+
+Inputs are normalised to plain SOL003-shaped data (camelCase keys, JSON values) first,
+so the same code serves Tacker's v1 objects, v2 dicts and duck-typed test objects.
+Hooks whose engine operation does not exist yet extract and check their parameters,
+then raise :class:`~vnf_mgmt.exceptions.NotImplementedOperation`; none pretends success.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional
+
+from ._types import Finding, Location, Report
+from .exceptions import Error, NotImplementedOperation, ValidationError
+
+log = logging.getLogger("vnf_mgmt.tacker")
+
+#: Keys whose values are free-form maps: their inner keys are kept as given.
+PRESERVED = frozenset({
+    "additionalParams", "accessInfo", "interfaceInfo", "extra", "metadata", "extensions",
+    "vnfConfigurableProperties", "userData",
+})
+
+_CAMEL = re.compile(r"_([a-z0-9])")
+
+
+def camel(key: str) -> str:
+    """``ext_virtual_links`` → ``extVirtualLinks``; camelCase keys are unchanged."""
+    return _CAMEL.sub(lambda m: m.group(1).upper(), key)
+
+
+def _fields(obj: Any) -> Optional[Dict[str, Any]]:
+    """Attributes of an oslo versioned object, an object with ``to_dict``, or a plain object."""
+    fields = getattr(obj, "obj_fields", None) or getattr(obj, "fields", None)
+    if isinstance(fields, (list, tuple, dict, set, frozenset)) and hasattr(obj, "obj_attr_is_set"):
+        return {k: getattr(obj, k) for k in fields if obj.obj_attr_is_set(k)}
+    to_dict = getattr(obj, "to_dict", None)
+    if callable(to_dict):
+        try:
+            d = to_dict()
+        except Exception:  # noqa: BLE001 - fall back to attributes
+            d = None
+        if isinstance(d, Mapping):
+            return dict(d)
+    if hasattr(obj, "__dict__"):
+        return {k: v for k, v in vars(obj).items() if not k.startswith("_")}
+    return None
+
+
+def to_plain(obj: Any, preserve: bool = False) -> Any:
+    """Converts a Tacker object / dict / list to JSON data with SOL003 (camelCase) keys.
+
+    Under :data:`PRESERVED` keys the inner keys are kept as given (``additionalParams``
+    holds snake_case driver parameters).
+    """
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if isinstance(obj, Mapping):
+        out: Dict[str, Any] = {}
+        for k, v in obj.items():
+            key = str(k) if preserve else camel(str(k))
+            out[key] = to_plain(v, preserve or key in PRESERVED)
+        return out
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [to_plain(v, preserve) for v in obj]
+    fields = _fields(obj)
+    if fields is not None:
+        return to_plain(fields, preserve)
+    return str(obj)
+
+
+def get(obj: Any, *path: str, default: Any = None) -> Any:
+    """Follows ``path`` through dicts (snake_case or camelCase keys) and attributes."""
+    cur = obj
+    for name in path:
+        if cur is None:
+            return default
+        nxt = None
+        for key in (name, camel(name)):
+            if isinstance(cur, Mapping):
+                if key in cur:
+                    nxt = cur[key]
+                    break
+            elif hasattr(cur, key):
+                nxt = getattr(cur, key)
+                break
+        cur = nxt
+    return default if cur is None else cur
+
+
+@dataclass
+class HookInput:
+    """One hook call, normalised."""
+
+    operation: str
+    """Hook name, e.g. ``instantiate_end`` or ``scale_rollback_start``."""
+    request: Dict[str, Any] = field(default_factory=dict)
+    """The LCM request (SOL003 shape); empty when Tacker passes none."""
+    vnf_instance: Dict[str, Any] = field(default_factory=dict)
+    """The VNF instance (SOL003 shape)."""
+    package: Optional[str] = None
+    """Path of the extracted VNF package, when known."""
+    grant: Optional[Dict[str, Any]] = None
+    extra: Dict[str, Any] = field(default_factory=dict)
+    """Hook keyword arguments (``scale_name_list``, ``scale_out_id_list``, …)."""
+
+    @property
+    def instance_id(self) -> Optional[str]:
+        v = self.vnf_instance.get("id")
+        return None if v is None else str(v)
+
+    @property
+    def additional_params(self) -> Dict[str, Any]:
+        """The request's additionalParams, else those stored at instantiation."""
+        p = self.request.get("additionalParams")
+        if isinstance(p, dict) and p:
+            return p
+        stored = get(self.vnf_instance, "instantiatedVnfInfo", "additionalParams")
+        return stored if isinstance(stored, dict) else {}
+
+    @property
+    def install_params(self) -> Dict[str, Any]:
+        p = self.additional_params.get("k8s_cluster_installation_param")
+        return p if isinstance(p, dict) else {}
+
+    @property
+    def vim_connection_info(self) -> List[Dict[str, Any]]:
+        """The request's vimConnectionInfo, else the instance's (list form)."""
+        for src in (self.request, self.vnf_instance):
+            v = src.get("vimConnectionInfo")
+            if isinstance(v, dict) and v:
+                return [dict(x, id=k) if isinstance(x, dict) else {"id": k} for k, x in v.items()]
+            if isinstance(v, list) and v:
+                return [x for x in v if isinstance(x, dict)]
+        return []
+
+    @property
+    def stack_id(self) -> Optional[str]:
+        info = self.vnf_instance.get("instantiatedVnfInfo") or {}
+        v = info.get("instanceId") or get(info, "metadata", "stack_id")
+        return None if v is None else str(v)
+
+
+def _invalid(code: str, message: str, pointer: Optional[str] = None) -> ValidationError:
+    report = Report([Finding(code, "error", message, Location(pointer=pointer))])
+    return ValidationError(message, report=report)
+
+
+def validate_request(package: Optional[str], request: Dict[str, Any]) -> Report:
+    """Validates the package and the request through :func:`vnf_mgmt.validate`.
+
+    Raises :class:`ValidationError` on error findings, ``OSError`` when the package
+    cannot be read.
+    """
+    from . import validate  # late: the package imports this module
+
+    if not package:
+        raise Error("the VNF package path is unknown (kwargs['vnf']['vnf_package_path'] "
+                    "or tmp_csar_dir)", code="driver.input.unreadable")
+    with tempfile.TemporaryDirectory(prefix="vnf-mgmt-") as tmp:
+        path = os.path.join(tmp, "request.json")
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(request, f, indent=2, default=str)
+        report = validate(package, path, verify_digests=False)
+    if not report.ok:
+        raise ValidationError(
+            f"package {package} with the {request_kind(request)} is invalid "
+            f"({len(report.errors)} error(s))", report=report)
+    return report
+
+
+def request_kind(request: Dict[str, Any]) -> str:
+    return "instantiate request" if "flavourId" in request else "request"
+
+
+def scale_type(inp: HookInput) -> str:
+    return str(inp.request.get("type") or "").upper()
+
+
+def heal_vdus(inp: HookInput) -> Dict[str, str]:
+    """Maps each requested ``vnfcInstanceId`` to its VDU id (``vduId``)."""
+    ids = inp.request.get("vnfcInstanceId") or []
+    if not isinstance(ids, list):
+        raise _invalid("request.heal.vnfc_instance_id", "vnfcInstanceId must be a list",
+                       "/vnfcInstanceId")
+    vnfcs = get(inp.vnf_instance, "instantiatedVnfInfo", "vnfcResourceInfo", default=[])
+    by_id = {str(v.get("id")): v for v in vnfcs if isinstance(v, dict)}
+    out: Dict[str, str] = {}
+    for i, vid in enumerate(ids):
+        vnfc = by_id.get(str(vid))
+        if vnfc is None:
+            raise _invalid("request.heal.unknown_vnfc",
+                           f"heal request names VNFC instance {vid!r}, which is not in "
+                           f"instantiatedVnfInfo.vnfcResourceInfo", f"/vnfcInstanceId/{i}")
+        out[str(vid)] = str(vnfc.get("vduId"))
+    return out
+
+
+NO_OP = frozenset({
+    "instantiate_start", "terminate_start",
+    "change_external_connectivity_start", "change_external_connectivity_end",
+    "modify_information_start", "modify_information_end",
+})
+
+
+def run_hook(inp: HookInput) -> Optional[Dict[str, Any]]:
+    """Runs one hook. Returns a summary dict for the no-ops and rollbacks; raises otherwise."""
+    op = inp.operation
+    log.info("%s for VNF instance %s", op, inp.instance_id)
+    if op in NO_OP:
+        return None
+    if "_rollback_" in op:
+        # Forward hooks raise before changing anything, so there is nothing to undo.
+        return {"rollback": op, "note": "nothing to roll back: vnf-mgmt made no changes"}
+    if op == "instantiate_end":
+        if not inp.install_params:
+            raise _invalid("request.additional_params.missing",
+                           "instantiate request has no additionalParams."
+                           "k8s_cluster_installation_param",
+                           "/additionalParams/k8s_cluster_installation_param")
+        validate_request(inp.package, inp.request)
+        raise NotImplementedOperation(
+            "instantiate_end (Kubernetes cluster installation: topology discovery from "
+            f"Heat stack {inp.stack_id or '<unknown>'})")
+    if op == "terminate_end":
+        vim = inp.install_params.get("vim_name") or f"kubernetes_vim_{inp.instance_id}"
+        raise NotImplementedOperation(f"terminate_end (deleting Kubernetes VIM {vim!r})")
+    if op in ("scale_start", "scale_end"):
+        kind = scale_type(inp)
+        acting = "SCALE_IN" if op == "scale_start" else "SCALE_OUT"
+        if kind != acting:
+            return None  # Tacker's driver acts on SCALE_IN at start, SCALE_OUT at end.
+        aspect = inp.request.get("aspectId")
+        steps = inp.request.get("numberOfSteps", 1)
+        if op == "scale_start":
+            members = list(inp.extra.get("scale_name_list") or [])
+            what = f"removing workers {members} of aspect {aspect!r} ({steps} step(s))"
+        else:
+            members = list(inp.extra.get("scale_out_id_list") or [])
+            what = f"joining new workers {members} of aspect {aspect!r} ({steps} step(s))"
+        raise NotImplementedOperation(f"{op} ({what})")
+    if op in ("heal_start", "heal_end"):
+        vdus = heal_vdus(inp)
+        what = (f"VNFCs {vdus}" if vdus else "the entire cluster")
+        raise NotImplementedOperation(f"{op} (healing {what})")
+    raise NotImplementedOperation(op)

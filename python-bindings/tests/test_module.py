@@ -1,0 +1,308 @@
+"""The installed module: version, layout, validate/generate_hot/plan, error mapping,
+GIL release and the logging bridge."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from pathlib import Path
+
+import pytest
+
+import vnf_mgmt
+from vnf_mgmt import _vnf_mgmt, exceptions
+
+from conftest import REPO, invalid_cases
+
+
+def test_installed_wheel_not_source_tree() -> None:
+    # The tests must exercise the built wheel, not python-bindings/python.
+    assert "site-packages" in Path(vnf_mgmt.__file__).parts
+    assert vnf_mgmt.__version__ == _vnf_mgmt.__version__
+    assert vnf_mgmt.__version__.count(".") == 2
+
+
+def test_typed_package_files_ship() -> None:
+    root = Path(vnf_mgmt.__file__).parent
+    assert (root / "py.typed").exists()
+    assert (root / "_vnf_mgmt.pyi").exists()
+
+
+def test_all_names_exist() -> None:
+    for name in vnf_mgmt.__all__:
+        assert hasattr(vnf_mgmt, name), name
+
+
+def test_validate_good_sample_is_ok(sample_pkg: Path, simple_request: Path) -> None:
+    report = vnf_mgmt.validate(sample_pkg, simple_request)
+    assert report.ok, str(report)
+    assert bool(report)
+    d = report.to_dict()
+    assert d["ok"] is True
+    assert isinstance(d["findings"], list)
+    json.dumps(d)  # JSON-able
+
+
+def test_validate_package_only(sample_pkg: Path) -> None:
+    assert vnf_mgmt.validate(str(sample_pkg)).ok
+
+
+def test_skipping_digests_is_noted(sample_pkg: Path) -> None:
+    report = vnf_mgmt.validate(sample_pkg, verify_digests=False)
+    assert any("digest" in n for n in report.notes)
+
+
+@pytest.mark.parametrize("name,package,request_path,code", invalid_cases(),
+                         ids=[c[0] for c in invalid_cases()])
+def test_validate_invalid_samples(name: str, package: Path, request_path: Path,
+                                  code: str) -> None:
+    report = vnf_mgmt.validate(package, request_path)
+    assert not report.ok, f"{name}: expected an error"
+    assert code in report.codes(), f"{name}: {report}"
+    finding = next(f for f in report.findings if f.code == code)
+    assert finding.severity in ("error", "warning", "info")
+    assert finding.message
+    assert finding.to_dict()["code"] == code
+
+
+def test_finding_locations_name_the_file() -> None:
+    case = REPO / "samples" / "invalid" / "req-json-syntax"
+    report = vnf_mgmt.validate(REPO / "samples/packages/k8s_cluster_with_pv",
+                               case / "request.json")
+    f = next(f for f in report.findings if f.code == "request.json.syntax")
+    assert f.location.file is not None and f.location.file.endswith("request.json")
+    assert f.location.line is not None and f.location.line >= 1
+    assert "request.json" in str(f)
+
+
+def test_missing_package_is_file_not_found(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError) as ei:
+        vnf_mgmt.validate(tmp_path / "nope")
+    assert "nope" in str(ei.value.filename)
+    assert not isinstance(ei.value, vnf_mgmt.Error)
+
+
+def test_missing_request_is_file_not_found(sample_pkg: Path, tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        vnf_mgmt.validate(sample_pkg, tmp_path / "missing.json")
+
+
+def test_broken_csar_is_a_finding_not_an_exception(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csar"
+    bad.write_bytes(b"this is not a zip archive")
+    report = vnf_mgmt.validate(bad)
+    assert not report.ok
+    assert "package.layout.bad_zip" in report.codes()
+
+
+def test_error_str_has_code_once(sample_pkg: Path, simple_request: Path,
+                                 tmp_path: Path) -> None:
+    inv = tmp_path / "empty.yaml"
+    inv.write_text("")
+    with pytest.raises(vnf_mgmt.DiscoveryError) as ei:
+        vnf_mgmt.plan("instantiate", sample_pkg, simple_request, inv, "vnf-1")
+    text = str(ei.value)
+    assert text.startswith(ei.value.code + ":")
+    assert text.count(ei.value.code) == 1
+    assert "empty.yaml" in text
+
+
+def test_generate_hot(sample_pkg: Path, simple_request: Path, tmp_path: Path) -> None:
+    bundle = vnf_mgmt.generate_hot(sample_pkg, simple_request)
+    assert "heat_template_version" in bundle.top
+    assert bundle.files, "the sample scales masters and workers through nested templates"
+    for name, text in bundle.files.items():
+        assert name.endswith(".yaml")
+        assert "heat_template_version" in text
+    assert "nfv" in bundle.parameters
+    top = bundle.write(tmp_path / "out")
+    assert top.read_text() == bundle.top
+    for name in bundle.files:
+        assert (tmp_path / "out" / name).exists()
+    assert json.loads((tmp_path / "out" / "parameters.json").read_text()) == bundle.parameters
+    assert set(bundle.to_dict()) == {"top", "files", "parameters"}
+
+
+def test_generate_hot_unknown_level_has_code(sample_pkg: Path, simple_request: Path) -> None:
+    with pytest.raises(vnf_mgmt.HotGenerationError) as ei:
+        vnf_mgmt.generate_hot(sample_pkg, simple_request, level="no_such_level")
+    assert ei.value.code.startswith("hot.")
+    assert "no_such_level" in str(ei.value)
+
+
+def test_generate_hot_invalid_request_raises_validation_error(sample_pkg: Path) -> None:
+    req = REPO / "samples/invalid/req-unknown-flavour/request.json"
+    with pytest.raises(vnf_mgmt.ValidationError) as ei:
+        vnf_mgmt.generate_hot(sample_pkg, req)
+    err = ei.value
+    assert err.code == "driver.input.invalid"
+    assert "request.flavour.unknown" in err.error_codes
+    assert isinstance(err, ValueError)
+    assert not err.report.ok
+    assert any(f.code == "request.flavour.unknown" for f in err.findings)
+
+
+INVENTORY = """\
+format_version: 1
+hosts:
+  - name: m1
+    role: master
+    ssh: 10.0.0.1
+    ports: {masterNode_CP1: 10.0.0.1}
+  - name: s1
+    role: storage
+    ssh: 10.0.0.3
+    ports: {storage_server_CP: 10.10.0.3}
+    volumes:
+      storage_server_volume: {cinder_id: 0b7e8e4c-3f0f-4c43-9d8e-2c0f6f1f0a11}
+  - name: w1
+    role: worker
+    ssh: 10.0.0.2
+"""
+
+
+def test_plan_instantiate(sample_pkg: Path, simple_request: Path, tmp_path: Path) -> None:
+    inv = tmp_path / "inventory.yaml"
+    inv.write_text(INVENTORY)
+    p = vnf_mgmt.plan("instantiate", sample_pkg, simple_request, inv, "vnf-1")
+    assert p.operation == "instantiate"
+    assert p.steps, p.text
+    assert {h["name"] for h in p.hosts} >= {"s1"}
+    # No secret values in the plan: the sample's password is referenced by name only.
+    assert '"ubuntu"' not in json.dumps([h.get("credential") for h in p.hosts])
+    again = vnf_mgmt.plan("instantiate", sample_pkg, simple_request, inv, "vnf-1")
+    assert again.to_dict() == p.to_dict(), "plans are deterministic"
+
+
+def test_plan_bad_inventory_is_discovery_error(sample_pkg: Path, simple_request: Path,
+                                               tmp_path: Path) -> None:
+    inv = tmp_path / "inventory.yaml"
+    inv.write_text("format_version: 1\nhosts:\n  - name: a\n    role: chief\n    ssh: x\n")
+    with pytest.raises(vnf_mgmt.DiscoveryError) as ei:
+        vnf_mgmt.plan("instantiate", sample_pkg, simple_request, inv, "vnf-1")
+    assert ei.value.code.startswith("driver.inventory.")
+
+
+def test_plan_bad_instance_id_is_plan_error(sample_pkg: Path, simple_request: Path,
+                                            tmp_path: Path) -> None:
+    inv = tmp_path / "inventory.yaml"
+    inv.write_text(INVENTORY)
+    with pytest.raises(vnf_mgmt.PlanError) as ei:
+        vnf_mgmt.plan("instantiate", sample_pkg, simple_request, inv, "../etc")
+    assert ei.value.code == "driver.plan.bad_instance_id"
+
+
+def test_plan_other_operations_not_implemented(sample_pkg: Path, simple_request: Path,
+                                               tmp_path: Path) -> None:
+    with pytest.raises(vnf_mgmt.NotImplementedOperation) as ei:
+        vnf_mgmt.plan("heal", sample_pkg, simple_request, tmp_path / "inv.yaml", "vnf-1")
+    assert isinstance(ei.value, NotImplementedError)
+    assert ei.value.code == "driver.operation.not_implemented"
+
+
+@pytest.mark.parametrize("code,cls", [
+    ("driver.input.invalid", exceptions.ValidationError),
+    ("driver.ssh.auth_failed", exceptions.AuthenticationError),
+    ("driver.ssh.host_key_mismatch", exceptions.HostKeyMismatch),
+    ("driver.ssh.host_key_unknown", exceptions.HostKeyMismatch),
+    ("driver.step.timeout", exceptions.Timeout),
+    ("driver.kube.timeout", exceptions.Timeout),
+    ("driver.step.failed", exceptions.RemoteCommandError),
+    ("driver.kube.pv_in_use", exceptions.PersistentVolumeInUse),
+    ("driver.exec.cancelled", exceptions.Cancelled),
+    ("driver.inventory.syntax", exceptions.DiscoveryError),
+    ("driver.plan.no_master", exceptions.PlanError),
+    ("hot.flavour.unknown", exceptions.HotGenerationError),
+    ("driver.ssh.connect", exceptions.ExecutionError),
+    ("driver.journal.io", exceptions.ExecutionError),
+])
+def test_code_to_class(code: str, cls: type) -> None:
+    name = _vnf_mgmt._class_for_code(code)
+    assert getattr(exceptions, name) is cls
+    assert issubclass(cls, vnf_mgmt.Error)
+
+
+def test_every_engine_code_maps_to_a_class() -> None:
+    codes = [c for c, _ in vnf_mgmt.all_codes()]
+    assert len(codes) == len(set(codes))
+    for code in codes:
+        assert hasattr(exceptions, _vnf_mgmt._class_for_code(code)), code
+    assert "driver.ssh.auth_failed" in codes
+    assert "package.manifest.digest_mismatch" in codes
+
+
+def test_execution_error_attributes() -> None:
+    e = exceptions.RemoteCommandError("boom", code="driver.step.failed", host="s1",
+                                      step="storage-01", exit_status=3,
+                                      output_tail=["a", "b"])
+    assert (e.host, e.step, e.exit_status, e.output_tail) == ("s1", "storage-01", 3, ["a", "b"])
+    assert str(e).startswith("driver.step.failed: ")
+    pv = exceptions.PersistentVolumeInUse("in use", volumes=["pv1"], claims=["ns/c1"])
+    assert pv.code == "driver.kube.pv_in_use" and pv.volumes == ["pv1"] and pv.claims == ["ns/c1"]
+    assert issubclass(exceptions.Timeout, TimeoutError)
+
+
+def test_concurrent_validate_threads(sample_pkg: Path, simple_request: Path) -> None:
+    # Both threads finish with correct results while the GIL is released in Rust.
+    results: list = []
+    errors: list = []
+
+    def work() -> None:
+        try:
+            for _ in range(3):
+                results.append(vnf_mgmt.validate(sample_pkg, simple_request).ok)
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert results == [True] * 6
+
+
+def test_gil_released_during_validate(sample_pkg: Path, simple_request: Path) -> None:
+    # A Python thread makes progress while another thread is inside a Rust validate call.
+    counter = [0]
+    stop = threading.Event()
+
+    def spin() -> None:
+        while not stop.is_set():
+            counter[0] += 1
+
+    t = threading.Thread(target=spin)
+    t.start()
+    try:
+        before = counter[0]
+        _vnf_mgmt._validate_timing(str(sample_pkg), str(simple_request), 20, True)
+        during = counter[0] - before
+    finally:
+        stop.set()
+        t.join()
+    assert during > 0
+
+
+def test_log_records_reach_vnf_mgmt_logger(caplog: pytest.LogCaptureFixture,
+                                           sample_pkg: Path) -> None:
+    caplog.set_level(logging.DEBUG, logger="vnf_mgmt")
+    _vnf_mgmt._emit_log("warning", "bridge_test", "hello from rust")
+    rec = [r for r in caplog.records if r.getMessage() == "hello from rust"]
+    assert rec and rec[0].name == "vnf_mgmt.bridge_test"
+    assert rec[0].levelno == logging.WARNING
+    vnf_mgmt.validate(sample_pkg)
+    assert any(r.name == "vnf_mgmt.api" and "validated" in r.getMessage()
+               for r in caplog.records)
+
+
+def test_log_level_is_respected(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="vnf_mgmt")
+    _vnf_mgmt._emit_log("debug", "bridge_test", "quiet please")
+    assert not any(r.getMessage() == "quiet please" for r in caplog.records)
+
+
+def test_emit_log_rejects_unknown_level() -> None:
+    with pytest.raises(ValueError):
+        _vnf_mgmt._emit_log("loud", "x", "y")

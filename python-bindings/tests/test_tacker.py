@@ -1,0 +1,298 @@
+"""The Tacker v1 driver class (duck-typed objects, no Tacker installed) and the v2
+script (driven as the conductor drives it: pickled dict on stdin)."""
+
+from __future__ import annotations
+
+import inspect
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Dict
+
+import pytest
+
+import vnf_mgmt
+from vnf_mgmt import _lcm
+from vnf_mgmt.tacker import DRIVER_TYPE, KubernetesMgmtDriver
+
+from conftest import REPO
+
+GRANT_HOOKS = [
+    "instantiate_start", "instantiate_end", "terminate_start", "terminate_end",
+    "scale_start", "scale_end", "heal_start", "heal_end",
+    "change_external_connectivity_start", "change_external_connectivity_end",
+]
+
+
+def snake_request(d: Dict[str, Any]) -> SimpleNamespace:
+    """A v1-style request object: snake_case attributes, additional_params as a dict."""
+    return SimpleNamespace(flavour_id=d["flavourId"],
+                           instantiation_level_id=d.get("instantiationLevelId"),
+                           additional_params=d.get("additionalParams"),
+                           ext_virtual_links=d.get("extVirtualLinks"))
+
+
+def instance(**kw: Any) -> SimpleNamespace:
+    info = SimpleNamespace(instance_id="stack-1", additional_params=kw.pop("stored", None),
+                           vnfc_resource_info=kw.pop("vnfcs", []))
+    return SimpleNamespace(id="vnf-1", vnfd_id="vnfd-1", instantiated_vnf_info=info,
+                           vim_connection_info=[], **kw)
+
+
+# --- v1 -----------------------------------------------------------------------------
+
+
+def test_identity() -> None:
+    d = KubernetesMgmtDriver()
+    assert d.get_type() == d.get_name() == DRIVER_TYPE == "mgmt-drivers-kubernetes"
+    assert d.get_description()
+
+
+@pytest.mark.parametrize("name", GRANT_HOOKS)
+def test_hook_signatures_match_tacker(name: str) -> None:
+    params = list(inspect.signature(getattr(KubernetesMgmtDriver, name)).parameters)
+    assert params[:3] == ["self", "context", "vnf_instance"]
+    assert params[4:6] == ["grant", "grant_request"]
+    assert params[-1] == "kwargs"
+    assert params[3].endswith("_request")
+
+
+def test_modify_information_signature() -> None:
+    for name in ("modify_information_start", "modify_information_end"):
+        params = list(inspect.signature(getattr(KubernetesMgmtDriver, name)).parameters)
+        assert params == ["self", "context", "vnf_instance", "modify_vnf_request", "kwargs"]
+
+
+@pytest.mark.parametrize("name", [
+    "instantiate_start", "terminate_start",
+    "change_external_connectivity_start", "change_external_connectivity_end",
+])
+def test_no_op_hooks_return_none(name: str) -> None:
+    hook = getattr(KubernetesMgmtDriver(), name)
+    assert hook(None, instance(), SimpleNamespace(), None, None) is None
+
+
+def test_modify_information_is_no_op() -> None:
+    d = KubernetesMgmtDriver()
+    assert d.modify_information_start(None, instance(), None) is None
+    assert d.modify_information_end(None, instance(), None, old_vnf_package_path="/x") is None
+
+
+def test_instantiate_end_validates_then_reports_not_implemented(
+        sample_pkg: Path, simple_request_dict: Dict[str, Any]) -> None:
+    d = KubernetesMgmtDriver()
+    with pytest.raises(vnf_mgmt.NotImplementedOperation) as ei:
+        d.instantiate_end(None, instance(), snake_request(simple_request_dict), None, None,
+                          vnf={"vnf_package_path": str(sample_pkg)})
+    assert isinstance(ei.value, NotImplementedError)
+    assert isinstance(ei.value, vnf_mgmt.Error)
+    assert ei.value.code == "driver.operation.not_implemented"
+    assert "instantiate_end" in str(ei.value) and "stack-1" in str(ei.value)
+
+
+def test_instantiate_end_accepts_plain_dicts(sample_pkg: Path,
+                                             simple_request_dict: Dict[str, Any]) -> None:
+    d = KubernetesMgmtDriver()
+    with pytest.raises(vnf_mgmt.NotImplementedOperation):
+        d.instantiate_end(None, {"id": "vnf-1"}, simple_request_dict, None, None,
+                          vnf={"vnf_package_path": str(sample_pkg)})
+
+
+def test_instantiate_end_invalid_params_raise_validation_error(
+        sample_pkg: Path, simple_request_dict: Dict[str, Any]) -> None:
+    req = dict(simple_request_dict, flavourId="large")
+    with pytest.raises(vnf_mgmt.ValidationError) as ei:
+        KubernetesMgmtDriver().instantiate_end(None, instance(), snake_request(req), None, None,
+                                               vnf={"vnf_package_path": str(sample_pkg)})
+    assert "request.flavour.unknown" in ei.value.error_codes
+    assert not isinstance(ei.value, NotImplementedError)
+
+
+def test_instantiate_end_without_install_params(sample_pkg: Path) -> None:
+    with pytest.raises(vnf_mgmt.ValidationError) as ei:
+        KubernetesMgmtDriver().instantiate_end(
+            None, instance(), {"flavourId": "simple", "additionalParams": {}}, None, None,
+            vnf={"vnf_package_path": str(sample_pkg)})
+    assert ei.value.error_codes == ["request.additional_params.missing"]
+
+
+def test_instantiate_end_missing_package_is_os_error(
+        tmp_path: Path, simple_request_dict: Dict[str, Any]) -> None:
+    with pytest.raises(FileNotFoundError):
+        KubernetesMgmtDriver().instantiate_end(
+            None, instance(), simple_request_dict, None, None,
+            vnf={"vnf_package_path": str(tmp_path / "gone")})
+
+
+def test_instantiate_end_unknown_package_path(simple_request_dict: Dict[str, Any]) -> None:
+    with pytest.raises(vnf_mgmt.Error) as ei:
+        KubernetesMgmtDriver().instantiate_end(None, instance(), simple_request_dict, None,
+                                               None, vnf={})
+    assert ei.value.code == "driver.input.unreadable"
+
+
+def test_scale_start_acts_on_scale_in_only(simple_request_dict: Dict[str, Any]) -> None:
+    d = KubernetesMgmtDriver()
+    inst = instance(stored=simple_request_dict["additionalParams"])
+    out_req = SimpleNamespace(type="SCALE_OUT", aspect_id="worker_instance",
+                              number_of_steps=1, additional_params={})
+    assert d.scale_start(None, inst, out_req, None, None) is None
+    in_req = SimpleNamespace(type="SCALE_IN", aspect_id="worker_instance", number_of_steps=1,
+                             additional_params={})
+    with pytest.raises(vnf_mgmt.NotImplementedOperation) as ei:
+        d.scale_start(None, inst, in_req, None, None, scale_name_list=["abc123"],
+                      scale_out_id_list=[], vnf={})
+    assert "abc123" in str(ei.value) and "worker_instance" in str(ei.value)
+
+
+def test_scale_end_acts_on_scale_out_only() -> None:
+    d = KubernetesMgmtDriver()
+    in_req = {"type": "SCALE_IN", "aspect_id": "worker_instance"}
+    assert d.scale_end(None, instance(), in_req, None, None) is None
+    out_req = {"type": "SCALE_OUT", "aspect_id": "worker_instance", "number_of_steps": 2}
+    with pytest.raises(vnf_mgmt.NotImplementedOperation) as ei:
+        d.scale_end(None, instance(), out_req, None, None, scale_out_id_list=["stack-x"])
+    assert "stack-x" in str(ei.value) and "2 step" in str(ei.value)
+
+
+def test_heal_maps_vnfc_ids_to_vdus() -> None:
+    vnfcs = [SimpleNamespace(id="c1", vdu_id="workerNode"),
+             SimpleNamespace(id="c2", vdu_id="storage_server")]
+    d = KubernetesMgmtDriver()
+    with pytest.raises(vnf_mgmt.NotImplementedOperation) as ei:
+        d.heal_start(None, instance(vnfcs=vnfcs),
+                     SimpleNamespace(vnfc_instance_id=["c2"]), None, None)
+    assert "storage_server" in str(ei.value)
+
+
+def test_heal_unknown_vnfc_is_validation_error() -> None:
+    with pytest.raises(vnf_mgmt.ValidationError) as ei:
+        KubernetesMgmtDriver().heal_end(None, instance(), {"vnfc_instance_id": ["zz"]}, None,
+                                        None)
+    assert ei.value.error_codes == ["request.heal.unknown_vnfc"]
+    assert ei.value.findings[0].location.pointer == "/vnfcInstanceId/0"
+
+
+def test_heal_entire_cluster_not_implemented() -> None:
+    with pytest.raises(vnf_mgmt.NotImplementedOperation) as ei:
+        KubernetesMgmtDriver().heal_end(None, instance(), {}, None, None)
+    assert "entire cluster" in str(ei.value)
+
+
+def test_terminate_end_names_the_vim(simple_request_dict: Dict[str, Any]) -> None:
+    inst = instance(stored=simple_request_dict["additionalParams"])
+    with pytest.raises(vnf_mgmt.NotImplementedOperation) as ei:
+        KubernetesMgmtDriver().terminate_end(None, inst, SimpleNamespace(), None, None)
+    assert "kubernetes_vim" in str(ei.value)
+
+
+def test_to_plain_keeps_additional_params_keys() -> None:
+    req = SimpleNamespace(flavour_id="simple", ext_virtual_links=[
+        SimpleNamespace(id="l1", ext_cps=[{"cpd_id": "masterNode_CP1"}])],
+        additional_params={"k8s_cluster_installation_param": {"master_node": {"pod_cidr": "x"}}})
+    plain = _lcm.to_plain(req)
+    assert plain["flavourId"] == "simple"
+    assert plain["extVirtualLinks"][0]["extCps"][0]["cpdId"] == "masterNode_CP1"
+    assert plain["additionalParams"]["k8s_cluster_installation_param"]["master_node"] == {
+        "pod_cidr": "x"}
+
+
+def test_to_plain_oslo_style_objects() -> None:
+    class Obj:
+        fields = {"flavour_id": None, "unset": None}
+
+        def __init__(self) -> None:
+            self.flavour_id = "simple"
+
+        def obj_attr_is_set(self, name: str) -> bool:
+            return name == "flavour_id"
+
+    assert _lcm.to_plain(Obj()) == {"flavourId": "simple"}
+
+
+# --- v2 -----------------------------------------------------------------------------
+
+
+def conductor_dict(operation: str, request: Dict[str, Any], csar: Path) -> Dict[str, Any]:
+    # As tacker/sol_refactored/conductor/vnflcm_driver_v2.py _exec_mgmt_driver_script builds it.
+    return {
+        "operation": operation,
+        "request": request,
+        "vnf_instance": {"id": "vnf-1", "vnfdId": "vnfd-1",
+                         "instantiationState": "NOT_INSTANTIATED"},
+        "grant_request": {"vnfInstanceId": "vnf-1", "operation": "INSTANTIATE"},
+        "grant_response": {"id": "grant-1"},
+        "tmp_csar_dir": str(csar),
+        "user_script_err_handling_data": {},
+    }
+
+
+def run_v2(script_dict: Any, raw: bytes = b"") -> subprocess.CompletedProcess:
+    stdin = raw or pickle.dumps(script_dict)
+    # cwd outside the source tree: the installed wheel is what runs.
+    return subprocess.run([sys.executable, "-m", "vnf_mgmt.tacker_v2"], input=stdin,
+                          capture_output=True, timeout=120, cwd="/")
+
+
+def test_v2_no_op_succeeds(sample_pkg: Path, simple_request_dict: Dict[str, Any]) -> None:
+    p = run_v2(conductor_dict("instantiate_start", simple_request_dict, sample_pkg))
+    assert p.returncode == 0, p.stderr.decode()
+    out = pickle.loads(p.stdout)
+    assert out["vnf_instance"]["id"] == "vnf-1"
+    assert out["user_script_err_handling_data"] == {}
+
+
+def test_v2_rollback_succeeds(sample_pkg: Path, simple_request_dict: Dict[str, Any]) -> None:
+    p = run_v2(conductor_dict("instantiate_rollback_start", simple_request_dict, sample_pkg))
+    assert p.returncode == 0, p.stderr.decode()
+    out = pickle.loads(p.stdout)
+    assert "instantiate_rollback_start" in out["user_script_err_handling_data"]["vnf_mgmt"]
+
+
+def test_v2_bad_package_fails(tmp_path: Path, simple_request_dict: Dict[str, Any]) -> None:
+    bad = tmp_path / "csar"
+    bad.mkdir()
+    (bad / "README").write_text("not a package")
+    p = run_v2(conductor_dict("instantiate_end", simple_request_dict, bad))
+    assert p.returncode == 1
+    assert p.stdout == b""
+    err = p.stderr.decode()
+    assert err.startswith("driver.input.invalid:")
+    assert "Traceback" not in err
+    assert "error[" in err  # the error findings follow
+
+
+def test_v2_valid_instantiate_end_is_not_implemented(
+        sample_pkg: Path, simple_request_dict: Dict[str, Any]) -> None:
+    p = run_v2(conductor_dict("instantiate_end", simple_request_dict, sample_pkg))
+    assert p.returncode == 1
+    assert p.stderr.decode().startswith("driver.operation.not_implemented:")
+
+
+def test_v2_garbage_stdin_is_usage_error() -> None:
+    p = run_v2(None, raw=b"definitely not a pickle")
+    assert p.returncode == 2
+    assert "pickled dict" in p.stderr.decode()
+
+
+def test_v2_package_shim_runs(sample_pkg: Path, simple_request_dict: Dict[str, Any]) -> None:
+    # Tacker runs `python <Definitions/../Scripts/vnf_mgmt_driver.py>`.
+    shim = REPO / "samples/packages/k8s_cluster_with_pv/Scripts/vnf_mgmt_driver.py"
+    p = subprocess.run([sys.executable, str(shim)], cwd="/", capture_output=True, timeout=120,
+                       input=pickle.dumps(conductor_dict("terminate_start", {}, sample_pkg)))
+    assert p.returncode == 0, p.stderr.decode()
+    assert pickle.loads(p.stdout)["vnf_instance"]["id"] == "vnf-1"
+
+
+def test_v2_main_in_process(sample_pkg: Path) -> None:
+    import io
+
+    from vnf_mgmt import tacker_v2
+
+    out, err = io.BytesIO(), io.StringIO()
+    d = conductor_dict("modify_information_start", {}, sample_pkg)
+    assert tacker_v2.main(io.BytesIO(pickle.dumps(d)), out, err) == 0
+    assert pickle.loads(out.getvalue())["vnf_instance"]["id"] == "vnf-1"
+    assert err.getvalue() == ""
