@@ -199,6 +199,15 @@ def test_to_plain_keeps_additional_params_keys() -> None:
         "pod_cidr": "x"}
 
 
+def test_to_plain_keeps_v2_vim_ids() -> None:
+    inst = {"vimConnectionInfo": {"vim_1": {"vim_id": "x", "access_info": {"user_name": "u"}}}}
+    plain = _lcm.to_plain(inst)
+    assert plain == {"vimConnectionInfo": {"vim_1": {"vimId": "x",
+                                                    "accessInfo": {"user_name": "u"}}}}
+    vims = _lcm.HookInput("x", vnf_instance=plain).vim_connection_info
+    assert vims == [{"vimId": "x", "accessInfo": {"user_name": "u"}, "id": "vim_1"}]
+
+
 def test_to_plain_oslo_style_objects() -> None:
     class Obj:
         fields = {"flavour_id": None, "unset": None}

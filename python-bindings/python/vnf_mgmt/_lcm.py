@@ -27,6 +27,9 @@ PRESERVED = frozenset({
     "vnfConfigurableProperties", "userData",
 })
 
+#: Maps keyed by identifiers (v2 ``vimConnectionInfo``): keys kept, values converted.
+KEYED_BY_ID = frozenset({"vimConnectionInfo"})
+
 _CAMEL = re.compile(r"_([a-z0-9])")
 
 
@@ -53,7 +56,7 @@ def _fields(obj: Any) -> Optional[Dict[str, Any]]:
     return None
 
 
-def to_plain(obj: Any, preserve: bool = False) -> Any:
+def to_plain(obj: Any, preserve: bool = False, ids: bool = False) -> Any:
     """Converts a Tacker object / dict / list to JSON data with SOL003 (camelCase) keys.
 
     Under :data:`PRESERVED` keys the inner keys are kept as given (``additionalParams``
@@ -64,8 +67,8 @@ def to_plain(obj: Any, preserve: bool = False) -> Any:
     if isinstance(obj, Mapping):
         out: Dict[str, Any] = {}
         for k, v in obj.items():
-            key = str(k) if preserve else camel(str(k))
-            out[key] = to_plain(v, preserve or key in PRESERVED)
+            key = str(k) if preserve or ids else camel(str(k))
+            out[key] = to_plain(v, preserve or key in PRESERVED, key in KEYED_BY_ID)
         return out
     if isinstance(obj, (list, tuple, set, frozenset)):
         return [to_plain(v, preserve) for v in obj]
@@ -164,7 +167,8 @@ def validate_request(package: Optional[str], request: Dict[str, Any]) -> Report:
         raise Error("the VNF package path is unknown (kwargs['vnf']['vnf_package_path'] "
                     "or tmp_csar_dir)", code="driver.input.unreadable")
     with tempfile.TemporaryDirectory(prefix="vnf-mgmt-") as tmp:
-        path = os.path.join(tmp, "request.json")
+        # The name shows up in finding locations.
+        path = os.path.join(tmp, "instantiate_vnf_request.json")
         with open(path, "w", encoding="utf-8") as f:
             json.dump(request, f, indent=2, default=str)
         report = validate(package, path, verify_digests=False)

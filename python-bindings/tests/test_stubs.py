@@ -1,0 +1,40 @@
+"""The type stub `_vnf_mgmt.pyi` matches the compiled module (names, parameters,
+defaults), in the spirit of mypy.stubtest."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from pathlib import Path
+
+import vnf_mgmt
+from vnf_mgmt import _vnf_mgmt
+
+
+def stub_functions() -> dict:
+    stub = Path(vnf_mgmt.__file__).parent / "_vnf_mgmt.pyi"
+    tree = ast.parse(stub.read_text())
+    return {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+
+
+def test_stub_lists_every_function() -> None:
+    compiled = {n for n in dir(_vnf_mgmt)
+                if callable(getattr(_vnf_mgmt, n)) and not n.startswith("__")}
+    assert set(stub_functions()) == compiled
+
+
+def test_stub_parameters_and_defaults_match() -> None:
+    for name, fn in stub_functions().items():
+        sig = inspect.signature(getattr(_vnf_mgmt, name))
+        stub_params = [a.arg for a in fn.args.args]
+        assert stub_params == list(sig.parameters), name
+        defaults = [ast.literal_eval(d) for d in fn.args.defaults]
+        real = [p.default for p in sig.parameters.values()
+                if p.default is not inspect.Parameter.empty]
+        assert defaults == real, name
+
+
+def test_stub_declares_version() -> None:
+    stub = (Path(vnf_mgmt.__file__).parent / "_vnf_mgmt.pyi").read_text()
+    assert "__version__: str" in stub
+    assert isinstance(_vnf_mgmt.__version__, str)
