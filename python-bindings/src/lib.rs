@@ -219,6 +219,9 @@ fn _emit_log(level: &str, target: &str, message: &str) -> PyResult<()> {
     Ok(())
 }
 
+/// Log targets forwarded at every level (the project's crates and this module).
+const OWN_TARGETS: &[&str] = &["api", "mgmt_driver", "vnf_package", "hot_templates", "test"];
+
 #[pymodule]
 fn _vnf_mgmt(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -226,11 +229,15 @@ fn _vnf_mgmt(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // go to Python loggers named `vnf_mgmt.<rust target>`. Loggers are cached, levels are
     // not, so `logging.getLogger("vnf_mgmt").setLevel(...)` takes effect at any time.
     // A second import in the same process (sub-interpreters) keeps the first logger.
+    // Dependencies (tokio, kube, rustls, …) pass at Info and above only: every record
+    // that passes the Rust-side filter costs a GIL acquisition.
     if let Ok(logger) = pyo3_log::Logger::new(py, pyo3_log::Caching::Loggers) {
-        let _ = logger
-            .filter(log::LevelFilter::Trace)
-            .set_prefix("vnf_mgmt")
-            .install();
+        let logger = OWN_TARGETS
+            .iter()
+            .fold(logger.filter(log::LevelFilter::Info), |l, t| {
+                l.filter_target((*t).to_string(), log::LevelFilter::Trace)
+            });
+        let _ = logger.set_prefix("vnf_mgmt").install();
     }
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(validate, m)?)?;

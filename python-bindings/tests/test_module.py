@@ -292,9 +292,9 @@ def test_gil_released_during_validate(sample_pkg: Path, simple_request: Path) ->
 def test_log_records_reach_vnf_mgmt_logger(caplog: pytest.LogCaptureFixture,
                                            sample_pkg: Path) -> None:
     caplog.set_level(logging.DEBUG, logger="vnf_mgmt")
-    _vnf_mgmt._emit_log("warning", "bridge_test", "hello from rust")
+    _vnf_mgmt._emit_log("warning", "test::bridge", "hello from rust")
     rec = [r for r in caplog.records if r.getMessage() == "hello from rust"]
-    assert rec and rec[0].name == "vnf_mgmt.bridge_test"
+    assert rec and rec[0].name == "vnf_mgmt.test.bridge"
     assert rec[0].levelno == logging.WARNING
     vnf_mgmt.validate(sample_pkg)
     assert any(r.name == "vnf_mgmt.api" and "validated" in r.getMessage()
@@ -303,8 +303,19 @@ def test_log_records_reach_vnf_mgmt_logger(caplog: pytest.LogCaptureFixture,
 
 def test_log_level_is_respected(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="vnf_mgmt")
-    _vnf_mgmt._emit_log("debug", "bridge_test", "quiet please")
+    _vnf_mgmt._emit_log("debug", "test::bridge", "quiet please")
     assert not any(r.getMessage() == "quiet please" for r in caplog.records)
+
+
+def test_dependency_debug_records_are_filtered_in_rust(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    _vnf_mgmt._emit_log("debug", "hyper::proto", "noisy dependency")
+    _vnf_mgmt._emit_log("debug", "mgmt_driver::exec", "ours")
+    _vnf_mgmt._emit_log("info", "hyper::proto", "dependency info")
+    messages = {r.getMessage(): r.name for r in caplog.records}
+    assert "noisy dependency" not in messages
+    assert messages.get("ours") == "vnf_mgmt.mgmt_driver.exec"
+    assert messages.get("dependency info") == "vnf_mgmt.hyper.proto"
 
 
 def test_emit_log_rejects_unknown_level() -> None:
