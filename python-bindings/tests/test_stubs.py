@@ -38,3 +38,10 @@ def test_stub_declares_version() -> None:
     stub = (Path(vnf_mgmt.__file__).parent / "_vnf_mgmt.pyi").read_text()
     assert "__version__: str" in stub
     assert isinstance(_vnf_mgmt.__version__, str)
+
+
+def test_stub_all_matches_runtime() -> None:
+    stub = ast.parse((Path(vnf_mgmt.__file__).parent / "_vnf_mgmt.pyi").read_text())
+    declared = next(ast.literal_eval(n.value) for n in stub.body
+                    if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "__all__")
+    assert declared == list(_vnf_mgmt.__all__)

@@ -3,6 +3,16 @@
 from typing import Any, Dict, List, Optional, Tuple
 
 __version__: str
+__all__ = [
+    "__version__",
+    "validate",
+    "_validate_timing",
+    "generate_hot",
+    "plan",
+    "all_codes",
+    "_class_for_code",
+    "_emit_log",
+]
 
 def validate(package: str, request: Optional[str] = None,
              verify_digests: bool = True) -> Dict[str, Any]: ...

@@ -23,7 +23,7 @@ try:  # pragma: no cover - depends on the environment
         VnflcmMgmtAbstractDriver as _Base,
     )
 except Exception:  # ImportError, or Tacker failing to import without its config
-    _Base = object  # type: ignore[misc,assignment]
+    _Base = object  # type: ignore[misc,assignment,unused-ignore]
 
 __all__ = ["KubernetesMgmtDriver", "DRIVER_TYPE"]
 
@@ -44,7 +44,7 @@ def _package_path(context: Any, vnf_instance: Any, kwargs: Dict[str, Any]) -> Op
         return None
 
 
-class KubernetesMgmtDriver(_Base):  # type: ignore[misc,valid-type]
+class KubernetesMgmtDriver(_Base):  # type: ignore[misc,valid-type,unused-ignore]
     """Tacker v1 ``VnflcmMgmtAbstractDriver`` backed by vnf-mgmt."""
 
     def get_type(self) -> str:
