@@ -233,6 +233,16 @@ def test_every_engine_code_maps_to_a_class() -> None:
     assert "package.manifest.digest_mismatch" in codes
 
 
+def test_validation_error_str_is_bounded() -> None:
+    findings = [vnf_mgmt.Finding(f"x.code{i}", "error", f"m{i}") for i in range(25)]
+    e = vnf_mgmt.ValidationError("bad", report=vnf_mgmt.Report(findings))
+    text = str(e)
+    assert text.splitlines()[0] == "driver.input.invalid: bad"
+    assert "x.code19" in text and "x.code20" not in text
+    assert text.endswith("and 5 more error(s)")
+    assert len(e.findings) == 25
+
+
 def test_execution_error_attributes() -> None:
     e = exceptions.RemoteCommandError("boom", code="driver.step.failed", host="s1",
                                       step="storage-01", exit_status=3,

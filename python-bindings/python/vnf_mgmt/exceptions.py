@@ -78,8 +78,14 @@ class ValidationError(Error, ValueError):
         """Distinct codes of the error findings, sorted."""
         return sorted({f.code for f in self.report.errors})
 
+    #: At most this many error findings appear in ``str()``; ``.findings`` has all.
+    max_listed = 20
+
     def __str__(self) -> str:
-        lines = [super().__str__()] + [f"  {f}" for f in self.report.errors]
+        errors = self.report.errors
+        lines = [super().__str__()] + [f"  {f}" for f in errors[: self.max_listed]]
+        if len(errors) > self.max_listed:
+            lines.append(f"  … and {len(errors) - self.max_listed} more error(s)")
         return "\n".join(lines)
 
 
