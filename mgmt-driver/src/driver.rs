@@ -92,8 +92,21 @@ pub fn plan_instantiate(input: &PlanInput<'_>) -> Result<(Topology, Planned), Dr
         }
     };
     let topology = crate::inventory::load(input.inventory)?;
-    let planned =
-        crate::planner::instantiate(&topology, &request, input.vnf_instance_id, &input.options)?;
+    let Some(package) = &v.inner.package else {
+        return Err(Invalid {
+            what: input.package.display().to_string(),
+            errors: 1,
+            report: v.report,
+        }
+        .into());
+    };
+    let planned = crate::planner::instantiate(
+        &topology,
+        &request,
+        package,
+        input.vnf_instance_id,
+        &input.options,
+    )?;
     Ok((topology, planned))
 }
 

@@ -12,6 +12,7 @@ pub mod exec;
 pub mod hot;
 pub mod inventory;
 pub mod journal;
+pub mod kube;
 pub mod plan;
 pub mod planner;
 pub mod scripts;

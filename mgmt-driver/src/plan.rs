@@ -104,6 +104,27 @@ pub enum Action {
         /// Run as root through `sudo`.
         sudo: bool,
     },
+    /// Server-side apply a Kubernetes object with the cluster's admin credentials, read
+    /// from `kubeconfig` on the step's host (a master) over SSH with sudo; then wait
+    /// (watch, step timeout) until its `status.phase` is `wait_for_phase`.
+    KubeApply {
+        /// Path of the admin kubeconfig on the host.
+        kubeconfig: String,
+        /// API endpoint overriding the kubeconfig's server (the cluster VIP), if known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        endpoint: Option<String>,
+        /// Package file the object comes from.
+        manifest: String,
+        /// Object kind (`PersistentVolume`).
+        kind: String,
+        /// Object name.
+        name: String,
+        /// The object exactly as applied.
+        object: serde_json::Value,
+        /// Phase to wait for (`Available`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        wait_for_phase: Option<String>,
+    },
 }
 
 /// One step.
@@ -207,6 +228,21 @@ impl Plan {
                         .map(|a| crate::exec::shell_quote(a))
                         .collect::<Vec<_>>()
                         .join(" ")
+                ),
+                Action::KubeApply {
+                    manifest,
+                    kind,
+                    name,
+                    object,
+                    wait_for_phase,
+                    ..
+                } => format!(
+                    "kube apply {kind} {name} from {manifest} (nfs server {}){}",
+                    object["spec"]["nfs"]["server"].as_str().unwrap_or("-"),
+                    wait_for_phase
+                        .as_deref()
+                        .map(|p| format!(", wait until {p}"))
+                        .unwrap_or_default()
                 ),
             };
             let _ = writeln!(s, "[{}] {}: {}  # {}", st.phase, st.id, what, st.reason);

@@ -17,8 +17,14 @@ pub mod codes {
         UNKNOWN_VOLUME = "driver.plan.unknown_volume";
         /// A node has neither a password nor a private key.
         NO_CREDENTIALS = "driver.plan.no_credentials";
-        /// The VNF instance id is empty or has characters other than letters, digits, '-', '_', '.'.
+        /// The VNF instance id is empty, longer than 63, or has characters other than letters, digits, '-', '_', '.'.
         BAD_INSTANCE_ID = "driver.plan.bad_instance_id";
+        /// A `nfs_server_cp` is not a port of any node in the topology.
+        UNKNOWN_CP = "driver.plan.unknown_cp";
+        /// A PersistentVolume manifest cannot be read or is not a named PersistentVolume with `spec.nfs`.
+        BAD_MANIFEST = "driver.plan.bad_manifest";
+        /// PersistentVolumes are requested but the topology has no master to reach the cluster from.
+        NO_MASTER = "driver.plan.no_master";
     }
 }
 
@@ -46,6 +52,11 @@ pub struct PlanOptions {
     pub script_timeout_secs: u64,
     /// Timeout of uploads, seconds.
     pub upload_timeout_secs: u64,
+    /// Timeout of a Kubernetes apply including the wait for `Available`, seconds.
+    pub kube_timeout_secs: u64,
+    /// Plan the PersistentVolume registration (`pv_registration_params`); off: only the
+    /// storage server and NFS clients.
+    pub register_pvs: bool,
 }
 
 impl Default for PlanOptions {
@@ -54,6 +65,8 @@ impl Default for PlanOptions {
             nfs_client_package: "nfs-common".into(),
             script_timeout_secs: 600,
             upload_timeout_secs: 60,
+            kube_timeout_secs: 150,
+            register_pvs: true,
         }
     }
 }
@@ -77,7 +90,7 @@ struct Login<'a> {
 /// Checks a VNF instance id (it names journal files).
 pub fn check_instance_id(id: &str) -> Result<(), PlanError> {
     let ok = !id.is_empty()
-        && id.len() <= 128
+        && id.len() <= 63
         && !id.starts_with('.')
         && id
             .chars()
@@ -92,11 +105,25 @@ pub fn check_instance_id(id: &str) -> Result<(), PlanError> {
     }
 }
 
+/// Reads package files for planning (PV manifests).
+pub trait PackageFiles {
+    /// The text of a package file.
+    fn read_text(&self, path: &str) -> Result<String, String>;
+}
+
+impl PackageFiles for vnf_package::archive::Package {
+    fn read_text(&self, path: &str) -> Result<String, String> {
+        vnf_package::archive::Package::read_text(self, path).map_err(|e| e.to_string())
+    }
+}
+
 /// Plans `instantiate_end` (this slice: storage server volumes and exports, NFS client on
-/// every master and worker). The request must already be validated against the package.
+/// every master and worker, PersistentVolume registration). The request must already be
+/// validated against the package.
 pub fn instantiate(
     topology: &Topology,
     request: &InstantiateVnfRequest,
+    package: &dyn PackageFiles,
     vnf_instance_id: &str,
     opts: &PlanOptions,
 ) -> Result<Planned, PlanError> {
@@ -244,6 +271,63 @@ pub fn instantiate(
         }
     }
 
+    if opts.register_pvs && !params.pv_registration_params.is_empty() {
+        let master = topology.with_role(Role::Master).next().ok_or_else(|| {
+            err(
+                codes::NO_MASTER,
+                "pv_registration_params needs a master in the topology".into(),
+            )
+        })?;
+        b.add_host(
+            master,
+            &Login {
+                prefix: "master_node",
+                username: &params.master_node.username,
+                password: params.master_node.password.as_deref(),
+                key: params.master_node.ssh_private_key_path.as_deref(),
+            },
+        )?;
+        for pv in &params.pv_registration_params {
+            let server = topology
+                .node_with_port(&pv.nfs_server_cp)
+                .and_then(|n| n.ports.get(&pv.nfs_server_cp))
+                .ok_or_else(|| {
+                    err(
+                        codes::UNKNOWN_CP,
+                        format!(
+                            "nfs_server_cp {} of {} is not a port of any node in the topology",
+                            pv.nfs_server_cp, pv.pv_manifest_file_path
+                        ),
+                    )
+                })?;
+            let (name, object) = pv_object(
+                package,
+                &pv.pv_manifest_file_path,
+                &server.to_string(),
+                vnf_instance_id,
+            )?;
+            b.steps.push(Step {
+                id: format!("{}/pv/{name}", master.name),
+                phase: 2,
+                host: master.name.clone(),
+                action: Action::KubeApply {
+                    kubeconfig: crate::kube::ADMIN_KUBECONFIG.into(),
+                    endpoint: topology.cluster_endpoint.clone(),
+                    manifest: pv.pv_manifest_file_path.clone(),
+                    kind: "PersistentVolume".into(),
+                    name: name.clone(),
+                    object,
+                    wait_for_phase: Some("Available".into()),
+                },
+                reason: format!(
+                    "register PersistentVolume {name} on NFS server {server} ({})",
+                    pv.nfs_server_cp
+                ),
+                timeout_secs: opts.kube_timeout_secs,
+            });
+        }
+    }
+
     Ok(Planned {
         plan: Plan {
             format_version: crate::plan::FORMAT_VERSION,
@@ -343,5 +427,268 @@ impl Builder<'_> {
             reason,
             timeout_secs: self.opts.script_timeout_secs,
         });
+    }
+}
+
+/// Loads a PV manifest, points `spec.nfs.server` at `server` and labels it as managed by
+/// vnf-mgmt for `instance`. Returns (name, object).
+fn pv_object(
+    package: &dyn PackageFiles,
+    path: &str,
+    server: &str,
+    instance: &str,
+) -> Result<(String, serde_json::Value), PlanError> {
+    let bad = |m: String| err(codes::BAD_MANIFEST, format!("{path}: {m}"));
+    let text = package.read_text(path).map_err(bad)?;
+    let opts = serde_saphyr::options! {
+        strict_booleans: true,
+        leading_zero_numbers_as_strings: true,
+        underscored_numbers_as_strings: true,
+    };
+    let mut obj: serde_json::Value =
+        serde_saphyr::from_str_with_options(&text, opts).map_err(|e| bad(e.to_string()))?;
+    if obj["kind"] != "PersistentVolume" {
+        return Err(bad(format!(
+            "kind is {}, not PersistentVolume",
+            obj["kind"]
+        )));
+    }
+    let name = obj["metadata"]["name"]
+        .as_str()
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| bad("metadata.name is missing".into()))?
+        .to_string();
+    let Some(nfs) = obj["spec"]["nfs"].as_object_mut() else {
+        return Err(bad("spec.nfs is missing".into()));
+    };
+    nfs.insert("server".into(), server.into());
+    let Some(meta) = obj["metadata"].as_object_mut() else {
+        return Err(bad("metadata is not a mapping".into()));
+    };
+    let labels = meta
+        .entry("labels")
+        .or_insert_with(|| serde_json::json!({}));
+    let Some(labels) = labels.as_object_mut() else {
+        return Err(bad("metadata.labels is not a mapping".into()));
+    };
+    labels.insert(crate::kube::MANAGED_BY_LABEL.into(), "vnf-mgmt".into());
+    labels.insert(crate::kube::INSTANCE_LABEL.into(), instance.into());
+    Ok((name, obj))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Action;
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    struct Files(BTreeMap<&'static str, &'static str>);
+
+    impl PackageFiles for Files {
+        fn read_text(&self, path: &str) -> Result<String, String> {
+            self.0
+                .get(path)
+                .map(|s| s.to_string())
+                .ok_or_else(|| format!("no file {path}"))
+        }
+    }
+
+    const PV: &str = "apiVersion: v1\nkind: PersistentVolume\nmetadata:\n  name: nfs-pv1\nspec:\n  capacity:\n    storage: 1Gi\n  accessModes: [ReadWriteOnce]\n  nfs:\n    server: 0.0.0.0\n    path: /volume/nfs/pv1\n";
+
+    fn files() -> Files {
+        Files(BTreeMap::from([
+            ("Files/kubernetes/nfs-pv1.yaml", PV),
+            (
+                "Files/kubernetes/nfs-pv2.yaml",
+                "kind: PersistentVolume\nmetadata: {name: nfs-pv2, labels: {team: a}}\nspec: {nfs: {server: 1.2.3.4, path: /volume/nfs/pv2}}\n",
+            ),
+        ]))
+    }
+
+    const INV: &str = "\
+format_version: 1
+hosts:
+  - name: m1
+    role: master
+    ssh: 10.0.0.1
+    ports: {masterNode_CP1: 10.0.0.1}
+  - name: s1
+    role: storage
+    ssh: 10.0.0.3
+    ports: {storage_server_CP: 10.10.0.3}
+    volumes:
+      storage_server_volume: {cinder_id: 0b7e8e4c-3f0f-4c43-9d8e-2c0f6f1f0a11}
+  - name: w1
+    role: worker
+    ssh: 10.0.0.2
+";
+
+    fn request() -> InstantiateVnfRequest {
+        serde_json::from_str(include_str!(
+            "../../samples/requests/instantiate_simple_pv.json"
+        ))
+        .expect("sample request parses")
+    }
+
+    fn topo(text: &str) -> Topology {
+        crate::inventory::parse(text, Path::new("inv.yaml")).expect("inventory")
+    }
+
+    fn plan() -> Planned {
+        instantiate(
+            &topo(INV),
+            &request(),
+            &files(),
+            "vnf-1",
+            &PlanOptions::default(),
+        )
+        .expect("plan")
+    }
+
+    #[test]
+    fn steps_in_order_by_phase_and_host() {
+        let p = plan().plan;
+        let ids: Vec<(&str, u32)> = p.steps.iter().map(|s| (s.id.as_str(), s.phase)).collect();
+        assert_eq!(
+            ids,
+            [
+                ("s1/upload/lib.sh", 1),
+                ("s1/upload/storage_volume.sh", 1),
+                ("s1/upload/nfs_server.sh", 1),
+                ("s1/volume/storage_server_volume", 1),
+                ("s1/nfs-exports", 1),
+                ("m1/upload/lib.sh", 1),
+                ("m1/upload/nfs_client.sh", 1),
+                ("m1/nfs-client", 1),
+                ("w1/upload/lib.sh", 1),
+                ("w1/upload/nfs_client.sh", 1),
+                ("w1/nfs-client", 1),
+                ("m1/pv/nfs-pv1", 2),
+                ("m1/pv/nfs-pv2", 2),
+            ]
+        );
+        match &p.steps[3].action {
+            Action::RunScript { args, sudo, .. } => {
+                assert!(sudo);
+                // No attachment device known: "-" tells the script there is no fallback.
+                assert_eq!(
+                    args,
+                    &["0b7e8e4c-3f0f-4c43-9d8e-2c0f6f1f0a11", "/volume", "-"]
+                );
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn pv_points_at_the_nfs_cp_address_and_is_labelled() {
+        let p = plan().plan;
+        let Some(Action::KubeApply { object, name, .. }) =
+            p.steps.iter().rev().nth(1).map(|s| &s.action)
+        else {
+            panic!("no PV step");
+        };
+        assert_eq!(name, "nfs-pv1");
+        assert_eq!(object["spec"]["nfs"]["server"], "10.10.0.3");
+        assert_eq!(object["spec"]["capacity"]["storage"], "1Gi");
+        assert_eq!(
+            object["metadata"]["labels"][crate::kube::INSTANCE_LABEL],
+            "vnf-1"
+        );
+        let Some(Action::KubeApply { object, .. }) = p.steps.last().map(|s| &s.action) else {
+            panic!("no PV step");
+        };
+        assert_eq!(
+            object["metadata"]["labels"]["team"], "a",
+            "existing labels kept"
+        );
+        assert_eq!(object["spec"]["nfs"]["server"], "10.10.0.3");
+    }
+
+    #[test]
+    fn json_is_deterministic_and_secret_free() {
+        let a = plan();
+        let b = plan();
+        assert_eq!(a.plan.to_json(), b.plan.to_json());
+        let json = a.plan.to_json();
+        // The sample's passwords are "ubuntu", also the user name: look for the field.
+        assert!(!json.contains("\"password\":"), "{json}");
+        assert!(
+            json.contains("\"secret\": \"storage_server.password\""),
+            "{json}"
+        );
+        assert_eq!(
+            a.secrets.get("storage_server.password").map(|s| s.expose()),
+            Some("ubuntu")
+        );
+        let back: crate::plan::Plan = serde_json::from_str(&json).expect("round trip");
+        assert_eq!(back, a.plan);
+    }
+
+    #[test]
+    fn key_is_preferred_and_password_kept_for_sudo() {
+        let mut r = request();
+        if let Some(p) = r
+            .additional_params
+            .as_mut()
+            .and_then(|a| a.k8s_cluster_installation_param.as_mut())
+            .and_then(|k| k.storage_server.as_mut())
+        {
+            p.ssh_private_key_path = Some("/keys/id_ed25519".into());
+        }
+        let p = instantiate(&topo(INV), &r, &files(), "vnf-1", &PlanOptions::default())
+            .expect("plan")
+            .plan;
+        let s1 = p.host("s1").expect("s1");
+        assert_eq!(
+            s1.credential,
+            crate::plan::Credential::PrivateKey {
+                path: "/keys/id_ed25519".into()
+            }
+        );
+        assert_eq!(s1.sudo_password.as_deref(), Some("storage_server.password"));
+    }
+
+    #[test]
+    fn errors_have_codes() {
+        let r = request();
+        let o = PlanOptions::default();
+        let e = instantiate(&topo(INV), &r, &files(), "bad/id", &o).unwrap_err();
+        assert_eq!(e.code.id, "driver.plan.bad_instance_id");
+        let no_storage = INV.replace("role: storage", "role: worker");
+        let e = instantiate(&topo(&no_storage), &r, &files(), "v", &o).unwrap_err();
+        assert_eq!(e.code.id, "driver.plan.no_storage_server", "{e}");
+        let no_vol = INV.replace("storage_server_volume:", "other_volume:");
+        let e = instantiate(&topo(&no_vol), &r, &files(), "v", &o).unwrap_err();
+        assert_eq!(e.code.id, "driver.plan.unknown_volume", "{e}");
+        assert!(e.message.contains("other_volume"), "{e}");
+        let no_master = INV.replace("role: master", "role: worker");
+        let e = instantiate(&topo(&no_master), &r, &files(), "v", &o).unwrap_err();
+        assert_eq!(e.code.id, "driver.plan.no_master", "{e}");
+        let e = instantiate(&topo(INV), &r, &Files(BTreeMap::new()), "v", &o).unwrap_err();
+        assert_eq!(e.code.id, "driver.plan.bad_manifest", "{e}");
+        let not_pv = Files(BTreeMap::from([
+            (
+                "Files/kubernetes/nfs-pv1.yaml",
+                "kind: Pod\nmetadata: {name: x}\n",
+            ),
+            ("Files/kubernetes/nfs-pv2.yaml", PV),
+        ]));
+        let e = instantiate(&topo(INV), &r, &not_pv, "v", &o).unwrap_err();
+        assert_eq!(e.code.id, "driver.plan.bad_manifest", "{e}");
+        let no_cp = INV.replace("storage_server_CP", "other_CP");
+        let e = instantiate(&topo(&no_cp), &r, &files(), "v", &o).unwrap_err();
+        assert_eq!(e.code.id, "driver.plan.unknown_cp", "{e}");
+        let mut nopw = request();
+        if let Some(k) = nopw
+            .additional_params
+            .as_mut()
+            .and_then(|a| a.k8s_cluster_installation_param.as_mut())
+        {
+            k.worker_node.password = None;
+        }
+        let e = instantiate(&topo(INV), &nopw, &files(), "v", &o).unwrap_err();
+        assert_eq!(e.code.id, "driver.plan.no_credentials", "{e}");
     }
 }

@@ -54,6 +54,12 @@ pub mod codes {
         SETUP = "driver.exec.setup";
         /// The journal cannot be read or written.
         JOURNAL = "driver.journal.io";
+        /// The admin kubeconfig cannot be read from the master.
+        KUBECONFIG = "driver.kube.kubeconfig";
+        /// A Kubernetes API request failed.
+        KUBE_API = "driver.kube.api";
+        /// A Kubernetes object did not reach the wanted phase in time.
+        KUBE_TIMEOUT = "driver.kube.timeout";
     }
 }
 
@@ -343,6 +349,48 @@ impl Ctx<'_> {
                     ))),
                 }
             }
+            Action::KubeApply {
+                kubeconfig,
+                endpoint,
+                name,
+                object,
+                wait_for_phase,
+                ..
+            } => {
+                let out = conn
+                    .sudo_read(kubeconfig, timeout)
+                    .map_err(|e| self.run_error(e, h, step))?;
+                if out.status != 0 {
+                    let mut e = self.error(
+                        codes::KUBECONFIG,
+                        Some(&h.name),
+                        Some(&step.id),
+                        format!("cannot read {kubeconfig}"),
+                    );
+                    e.exit_status = Some(out.status);
+                    e.output_tail = out.stderr.lines().map(|l| self.secrets.redact(l)).collect();
+                    return Err(Ok(e));
+                }
+                let wanted = wait_for_phase.as_deref().unwrap_or("");
+                crate::kube::apply_pv(
+                    &out.stdout,
+                    endpoint.as_deref(),
+                    object,
+                    name,
+                    wanted,
+                    timeout,
+                )
+                .map_err(|e| {
+                    Ok(match e {
+                        crate::kube::KubeError::Api(m) => {
+                            self.error(codes::KUBE_API, Some(&h.name), Some(&step.id), m)
+                        }
+                        crate::kube::KubeError::Timeout(m) => {
+                            self.error(codes::KUBE_TIMEOUT, Some(&h.name), Some(&step.id), m)
+                        }
+                    })
+                })
+            }
             Action::RunScript { script, args, sudo } => {
                 let out = conn
                     .run_script(script, args, *sudo, timeout)
@@ -420,7 +468,7 @@ impl Ctx<'_> {
                         c.remote_sha256(path).as_deref() == Some(sha256.as_str())
                     }
                     (Action::UploadFile { .. }, None) => false,
-                    (Action::RunScript { .. }, _) => true,
+                    (Action::RunScript { .. } | Action::KubeApply { .. }, _) => true,
                 };
                 if holds {
                     skipped += 1;

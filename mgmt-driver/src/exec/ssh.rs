@@ -366,6 +366,12 @@ impl Conn {
         })
     }
 
+    /// Reads a root-only file with sudo (`cat`); the content is returned, never logged.
+    pub fn sudo_read(&self, path: &str, timeout: Duration) -> Result<RemoteOutput, RunError> {
+        let cmd = format!("{} cat -- {}", self.sudo_prefix(), shell_quote(path));
+        self.run(&cmd, self.sudo_stdin().as_deref(), timeout)
+    }
+
     /// SHA-256 (hex) of a remote file, `None` when it does not exist or cannot be read.
     pub fn remote_sha256(&self, path: &str) -> Option<String> {
         let sftp = self.sess.sftp().ok()?;

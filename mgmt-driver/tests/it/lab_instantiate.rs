@@ -13,18 +13,24 @@ const EXPORTS: [&str; 2] = ["/volume/nfs/pv1", "/volume/nfs/pv2"];
 struct Setup {
     lab: Lab,
     dir: tempfile::TempDir,
+    with_master: bool,
 }
 
 impl Setup {
     fn up() -> Setup {
-        let lab = Lab::up(
-            LabSpec::builder()
-                .host_with_volume("s1", VOL, "64M")
-                .host("w1")
-                .password(SENTINEL)
-                .build(),
-        )
-        .expect("lab up");
+        Setup::up_with(false)
+    }
+
+    /// Storage host s1 (with a volume), worker w1 and, `with_master`, master m1.
+    fn up_with(with_master: bool) -> Setup {
+        let mut spec = LabSpec::builder()
+            .host_with_volume("s1", VOL, "64M")
+            .host("w1")
+            .password(SENTINEL);
+        if with_master {
+            spec = spec.host("m1");
+        }
+        let lab = Lab::up(spec.build()).expect("lab up");
         // Make sudo on the storage host ask for the password: the executor must give
         // it on stdin (never in argv).
         lab.exec_ok(
@@ -33,7 +39,11 @@ impl Setup {
         )
         .expect("sudo with password");
         let dir = tempfile::tempdir().expect("tempdir");
-        let s = Setup { lab, dir };
+        let s = Setup {
+            lab,
+            dir,
+            with_master,
+        };
         s.write_inventory();
         s.write_request("request.json", SENTINEL);
         std::fs::copy(s.lab.known_hosts(), s.path("known_hosts")).expect("copy known_hosts");
@@ -47,9 +57,15 @@ impl Setup {
     fn write_inventory(&self) {
         let s1 = self.lab.host("s1").expect("s1").ip;
         let w1 = self.lab.host("w1").expect("w1").ip;
-        let inv = format!(
+        let mut inv = format!(
             "format_version: 1\nhosts:\n  - name: s1\n    role: storage\n    ssh: {s1}\n    ports: {{storage_server_CP: {s1}}}\n    volumes:\n      storage_server_volume: {{cinder_id: {VOL}, device: /dev/vdb}}\n  - name: w1\n    role: worker\n    ssh: {w1}\n    ports: {{workerNode_CP2: {w1}}}\n"
         );
+        if self.with_master {
+            let m1 = self.lab.host("m1").expect("m1").ip;
+            inv.push_str(&format!(
+                "  - name: m1\n    role: master\n    ssh: {m1}\n    ports: {{masterNode_CP1: {m1}}}\n"
+            ));
+        }
         std::fs::write(self.path("inventory.yaml"), inv).expect("write inventory");
     }
 
@@ -100,6 +116,10 @@ impl Setup {
             .arg("--events")
             .arg(self.path("events.jsonl"))
             .args(extra);
+        if !self.with_master {
+            // No cluster here: the storage part only (PVs: see the kube-emu test).
+            c.arg("--skip-pv-registration");
+        }
         c
     }
 
@@ -383,7 +403,8 @@ fn lost_connection_names_host_and_step_and_rerun_resumes() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    // Wait until mkfs is blocked inside the step.
+    // Wait until mkfs is blocked inside the step (or vnf-mgmt ended early: a failure).
+    let mut child = child;
     loop {
         let o = s
             .lab
@@ -391,6 +412,10 @@ fn lost_connection_names_host_and_step_and_rerun_resumes() {
             .expect("exec");
         if o.status.success() {
             break;
+        }
+        if child.try_wait().expect("try_wait").is_some() {
+            let out = child.wait_with_output().expect("output");
+            panic!("vnf-mgmt ended before mkfs ran: {}", show(&out));
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
@@ -443,6 +468,7 @@ fn plan_json_is_deterministic_and_secret_free() {
                 "--no-digests",
                 "--format",
                 format,
+                "--skip-pv-registration",
             ])
             .output()
             .expect("runs");
@@ -526,4 +552,62 @@ fn bad_request_is_rejected_before_any_connection() {
         "vnf-mgmt connected although the request is invalid"
     );
     assert!(!dir.path().join("state").exists());
+}
+
+/// The kube-emu binary the fixture runs on the masters (built on demand).
+fn ensure_kube_emu_bin() {
+    if kube_emu::harness::find_bin().is_ok() {
+        return;
+    }
+    let st = Command::new(env!("CARGO"))
+        .args(["build", "-p", "kube-emu", "--bin", "kube-emu"])
+        .current_dir(repo_root())
+        .status()
+        .expect("run cargo build -p kube-emu");
+    assert!(st.success(), "cargo build -p kube-emu failed");
+    kube_emu::harness::find_bin().expect("kube-emu binary after building it");
+}
+
+#[test]
+fn instantiate_registers_persistent_volumes_on_the_cluster() {
+    ensure_kube_emu_bin();
+    let s = Setup::up_with(true);
+    let _cluster =
+        kube_emu::fixture::kubeadm_cluster(&s.lab, &["m1"], &["w1"]).expect("kubeadm cluster");
+    let s1 = s.lab.host("s1").expect("s1").ip;
+    let kh = s.known_hosts_args();
+    let kh: Vec<&str> = kh.iter().map(String::as_str).collect();
+    let o = run_ok(&mut s.instantiate_cmd("request.json", &kh));
+    let t = text(&o);
+    assert!(!t.contains(SENTINEL), "{t}");
+    assert!(t.contains("m1/pv/nfs-pv1 ok"), "{t}");
+    for (name, export) in [("nfs-pv1", EXPORTS[0]), ("nfs-pv2", EXPORTS[1])] {
+        let json = s
+            .lab
+            .exec_ok(
+                "m1",
+                &[
+                    "kubectl",
+                    "--kubeconfig",
+                    "/etc/kubernetes/admin.conf",
+                    "get",
+                    "pv",
+                    name,
+                    "-o",
+                    "json",
+                ],
+            )
+            .expect("kubectl get pv");
+        let pv: serde_json::Value = serde_json::from_str(&json).expect("PV JSON");
+        assert_eq!(pv["spec"]["nfs"]["server"], s1.to_string(), "{json}");
+        assert_eq!(pv["spec"]["nfs"]["path"], export, "{json}");
+        assert_eq!(pv["status"]["phase"], "Available", "{json}");
+        let labels = &pv["metadata"]["labels"];
+        assert_eq!(labels["app.kubernetes.io/managed-by"], "vnf-mgmt", "{json}");
+        assert_eq!(labels["vnf-mgmt.io/vnf-instance-id"], "vnf-lab-1", "{json}");
+    }
+    // Re-run: server-side apply again, same result.
+    let o = run_ok(&mut s.instantiate_cmd("request.json", &kh));
+    assert!(text(&o).contains("m1/pv/nfs-pv2 ok"), "{}", show(&o));
+    assert!(!s.events().contains(SENTINEL));
 }

@@ -137,6 +137,15 @@ pub struct OperationInput {
     /// Skip verifying artifact digests while validating the package.
     #[arg(long)]
     pub no_digests: bool,
+    /// Timeout of each remote script step, seconds.
+    #[arg(long, default_value_t = 600)]
+    pub script_timeout: u64,
+    /// Storage part only: do not register the request's PersistentVolumes.
+    #[arg(long)]
+    pub skip_pv_registration: bool,
+    /// Timeout of each Kubernetes step (apply + wait until Available), seconds.
+    #[arg(long, default_value_t = 150)]
+    pub kube_timeout: u64,
 }
 
 /// `vnf-mgmt plan`.

@@ -144,6 +144,9 @@ fn plan_input(i: &OperationInput) -> mgmt_driver::driver::PlanInput<'_> {
         verify_digests: !i.no_digests,
         options: mgmt_driver::planner::PlanOptions {
             nfs_client_package: i.nfs_client_package.clone(),
+            script_timeout_secs: i.script_timeout.max(1),
+            kube_timeout_secs: i.kube_timeout.max(1),
+            register_pvs: !i.skip_pv_registration,
             ..Default::default()
         },
     }
