@@ -29,6 +29,35 @@ find_device() {
   fatal "volume $id not found: no $link${fallback:+ and no block device $fallback}"
 }
 
+# withdraw_exports: empties vnf-mgmt's block in /etc/exports and re-exports, so the NFS
+# server lets go of the volume. The exports step of the same operation re-creates them.
+withdraw_exports() {
+  local empty
+  grep -qF "# BEGIN vnf-mgmt exports" /etc/exports 2>/dev/null || return 0
+  empty=$(mktemp)
+  if replace_block /etc/exports "# BEGIN vnf-mgmt exports" "# END vnf-mgmt exports" "$empty"; then
+    warn "withdrew vnf-mgmt's NFS exports to reformat (they are re-created by the exports step)"
+    exportfs -ra || warn "exportfs -ra failed"
+  fi
+  rm -f "$empty"
+}
+
+# release_device DEV: unmounts every mount of DEV (needed before reformatting), after
+# withdrawing vnf-mgmt's NFS exports. Fails clearly when a mount stays busy.
+release_device() {
+  local dev=$1 target try
+  while read -r target; do
+    [[ -n "$target" ]] || continue
+    withdraw_exports
+    for try in 1 2 3 4 5 6 7 8 9 10; do
+      umount "$target" 2>/dev/null && break
+      ((try < 10)) || fatal "cannot reformat $dev: $target is busy; stop what uses it first"
+      sleep 0.5
+    done
+    info "unmounted $target"
+  done < <(findmnt -n -o TARGET --source "$dev" 2>/dev/null || true)
+}
+
 ensure_filesystem() {
   local dev=$1 force=$2 fstype
   fstype=$(blkid -o value -s TYPE "$dev" 2>/dev/null || true)
@@ -38,6 +67,7 @@ ensure_filesystem() {
   fi
   if [[ -n "$fstype" ]]; then
     warn "reformatting $dev ($fstype) as requested (--force-format)"
+    release_device "$dev"
   fi
   info "making an ext4 filesystem on $dev"
   mkfs.ext4 -q -F "$dev"

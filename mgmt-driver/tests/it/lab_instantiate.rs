@@ -23,10 +23,18 @@ impl Setup {
 
     /// Storage host s1 (with a volume), worker w1 and, `with_master`, master m1.
     fn up_with(with_master: bool) -> Setup {
+        Setup::up_with_key(with_master, None)
+    }
+
+    /// Like [`Setup::up_with`], authorizing `key` (an OpenSSH public key) on every host.
+    fn up_with_key(with_master: bool, key: Option<&str>) -> Setup {
         let mut spec = LabSpec::builder()
             .host_with_volume("s1", VOL, "64M")
             .host("w1")
             .password(SENTINEL);
+        if let Some(k) = key {
+            spec = spec.authorized_key(k);
+        }
         if with_master {
             spec = spec.host("m1");
         }
@@ -610,4 +618,88 @@ fn instantiate_registers_persistent_volumes_on_the_cluster() {
     let o = run_ok(&mut s.instantiate_cmd("request.json", &kh));
     assert!(text(&o).contains("m1/pv/nfs-pv2 ok"), "{}", show(&o));
     assert!(!s.events().contains(SENTINEL));
+}
+
+/// Edits the request's `k8s_cluster_installation_param` in place.
+fn edit_request(s: &Setup, name: &str, f: impl FnOnce(&mut serde_json::Value)) {
+    let path = s.path(name);
+    let mut r: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("read request")).expect("JSON");
+    f(&mut r["additionalParams"]["k8s_cluster_installation_param"]);
+    std::fs::write(&path, serde_json::to_vec_pretty(&r).expect("json")).expect("write request");
+}
+
+#[test]
+fn key_auth_is_used_and_force_format_reformats() {
+    let keys = tempfile::tempdir().expect("tempdir");
+    let kp = vnf_lab::generate_keypair(keys.path(), "driver").expect("keypair");
+    let s = Setup::up_with_key(false, Some(&kp.public_key));
+    let key = kp.private_key.display().to_string();
+    edit_request(&s, "request.json", |p| {
+        // The worker has only a key: login can only succeed by key (sudo is NOPASSWD).
+        if let Some(w) = p["worker_node"].as_object_mut() {
+            w.remove("password");
+            w.insert("ssh_private_key_path".into(), key.clone().into());
+        }
+        // The storage server logs in by key; its password is kept for sudo.
+        p["storage_server"]["ssh_private_key_path"] = key.clone().into();
+    });
+    let kh = s.known_hosts_args();
+    let kh: Vec<&str> = kh.iter().map(String::as_str).collect();
+    let o = run_ok(&mut s.instantiate_cmd("request.json", &kh));
+    assert!(!text(&o).contains(SENTINEL));
+    let uuid = s.uuid();
+    s.s1(&["touch", "/volume/nfs/pv1/keep-me"]);
+
+    // Reformatting only on explicit request.
+    edit_request(&s, "request.json", |p| {
+        p["storage_server"]["cinder_volume_setup_params"][0]["force_format"] = true.into();
+    });
+    let o = run_ok(&mut s.instantiate_cmd("request.json", &kh));
+    assert!(
+        text(&o).contains("s1/volume/storage_server_volume ok"),
+        "{}",
+        show(&o)
+    );
+    assert_ne!(s.uuid(), uuid, "force_format makes a new filesystem");
+    let gone = s
+        .lab
+        .exec("s1", &["test", "-e", "/volume/nfs/pv1/keep-me"])
+        .expect("exec");
+    assert!(
+        !gone.status.success(),
+        "the old data is gone after reformatting"
+    );
+    // The exports were recreated on the new filesystem and are served.
+    let s1 = s.lab.host("s1").expect("s1").ip;
+    s.lab
+        .nfs_write("w1", s1, EXPORTS[0], "new.txt", b"new fs\n")
+        .expect("NFS write after reformat");
+}
+
+#[test]
+fn a_hanging_step_times_out_with_host_and_step() {
+    let s = Setup::up();
+    let shim_dir = tempfile::tempdir().expect("tempdir");
+    let shim = shim_dir.path().join("mkfs.ext4");
+    std::fs::write(&shim, "#!/bin/sh\nwhile :; do sleep 1; done\n").expect("write shim");
+    std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod shim");
+    s.lab.add_shim(Some("s1"), &shim).expect("add shim");
+    let kh = s.known_hosts_args();
+    let mut args: Vec<&str> = kh.iter().map(String::as_str).collect();
+    args.extend(["--script-timeout", "2"]);
+    let o = s
+        .instantiate_cmd("request.json", &args)
+        .output()
+        .expect("runs");
+    assert_eq!(o.status.code(), Some(3), "{}", show(&o));
+    let t = text(&o);
+    assert!(t.contains("driver.step.timeout"), "{t}");
+    assert!(
+        t.contains("host s1, step s1/volume/storage_server_volume"),
+        "{t}"
+    );
+    let events = s.events();
+    assert!(events.contains("\"outcome\":\"failed\""), "{events}");
 }
