@@ -12,6 +12,40 @@ use crate::topology::Topology;
 use crate::validate::Invalid;
 use std::path::Path;
 
+/// Codes of this module (input problems found before planning).
+pub mod codes {
+    vnf_package::codes! {
+        /// The package or request file cannot be read.
+        UNREADABLE = "driver.input.unreadable";
+        /// The package or request is invalid (see the validation findings); nothing was contacted.
+        INVALID = "driver.input.invalid";
+    }
+}
+
+/// Every code the engine can report (inventory, planning, execution, journal).
+pub fn all_codes() -> Vec<vnf_package::Code> {
+    let mut v = codes::ALL.to_vec();
+    v.extend_from_slice(crate::inventory::codes::ALL);
+    v.extend_from_slice(crate::planner::codes::ALL);
+    v.extend_from_slice(crate::exec::codes::ALL);
+    v
+}
+
+/// Sets `cancel` when the process receives Ctrl-C (SIGINT): no new step starts, the
+/// running ones finish, and the operation fails with `driver.exec.cancelled` (re-run to
+/// resume). Uses the library's runtime.
+pub fn cancel_on_ctrl_c(
+    cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Result<(), String> {
+    let rt = crate::kube::runtime()?;
+    rt.spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            cancel.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    Ok(())
+}
+
 /// Any failure of the engine.
 #[derive(Debug, thiserror::Error)]
 pub enum DriverError {
@@ -39,8 +73,8 @@ impl DriverError {
     /// The stable code (`driver.ssh.auth_failed`, …); `invalid` for invalid input.
     pub fn code(&self) -> &'static str {
         match self {
-            DriverError::Read(_) => "driver.input.unreadable",
-            DriverError::Invalid(_) => "driver.input.invalid",
+            DriverError::Read(_) => codes::UNREADABLE.id,
+            DriverError::Invalid(_) => codes::INVALID.id,
             DriverError::Inventory(e) => e.code.id,
             DriverError::Plan(e) => e.code.id,
             DriverError::Journal(_) => crate::exec::codes::JOURNAL.id,
@@ -131,4 +165,27 @@ pub fn execute(
         journal,
         events,
     )?)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn codes_are_unique_dotted_and_documented() {
+        let codes = super::all_codes();
+        let mut ids: Vec<&str> = codes.iter().map(|c| c.id).collect();
+        ids.sort_unstable();
+        let n = ids.len();
+        ids.dedup();
+        assert_eq!(ids.len(), n, "duplicate codes");
+        for c in &codes {
+            assert!(c.id.starts_with("driver."), "{}", c.id);
+            assert!(
+                c.id.chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch == '.' || ch == '_'),
+                "{}",
+                c.id
+            );
+            assert!(!c.summary.trim().is_empty(), "{}", c.id);
+        }
+    }
 }

@@ -703,3 +703,89 @@ fn a_hanging_step_times_out_with_host_and_step() {
     let events = s.events();
     assert!(events.contains("\"outcome\":\"failed\""), "{events}");
 }
+
+#[test]
+fn ctrl_c_cancels_before_the_next_step_and_rerun_resumes() {
+    let s = Setup::up();
+    let shim_dir = tempfile::tempdir().expect("tempdir");
+    let shim = shim_dir.path().join("mkfs.ext4");
+    std::fs::write(
+        &shim,
+        "#!/bin/sh\necho $$ > /tmp/mkfs-shim.pid\nwhile [ ! -e /tmp/mkfs-go ]; do sleep 0.1; done\nexec /sbin/mkfs.ext4 \"$@\"\n",
+    )
+    .expect("write shim");
+    std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod shim");
+    s.lab.add_shim(Some("s1"), &shim).expect("add shim");
+    let kh = s.known_hosts_args();
+    let plan_out = s.path("executed-plan.json").display().to_string();
+    let mut args: Vec<&str> = kh.iter().map(String::as_str).collect();
+    args.extend(["--plan-out", &plan_out]);
+    let mut child = s
+        .instantiate_cmd("request.json", &args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    loop {
+        let o = s
+            .lab
+            .exec("s1", &["cat", "/tmp/mkfs-shim.pid"])
+            .expect("exec");
+        if o.status.success() {
+            break;
+        }
+        if child.try_wait().expect("try_wait").is_some() {
+            let out = child.wait_with_output().expect("output");
+            panic!("vnf-mgmt ended before mkfs ran: {}", show(&out));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let st = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(st.success());
+    // Let the running step finish; the next one must not start.
+    s.s1(&["touch", "/tmp/mkfs-go"]);
+    let out = child.wait_with_output().expect("output");
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+    let t = text(&out);
+    assert!(t.contains("driver.exec.cancelled"), "{t}");
+    assert!(t.contains("s1/volume/storage_server_volume ok"), "{t}");
+    let exports = s.s1(&["sh", "-c", "cat /etc/exports 2>/dev/null || true"]);
+    assert!(!exports.contains("vnf-mgmt"), "{exports}");
+
+    // The executed plan is exactly what `vnf-mgmt plan` prints for the same inputs.
+    let printed = vnf_mgmt()
+        .arg("plan")
+        .arg("instantiate")
+        .arg(SAMPLE_PKG)
+        .arg("-r")
+        .arg(s.path("request.json"))
+        .arg("-i")
+        .arg(s.path("inventory.yaml"))
+        .args([
+            "--vnf-instance-id",
+            "vnf-lab-1",
+            "--no-digests",
+            "--skip-pv-registration",
+            "--format",
+            "json",
+        ])
+        .output()
+        .expect("plan runs");
+    assert_eq!(
+        std::fs::read(s.path("executed-plan.json")).expect("plan written"),
+        printed.stdout
+    );
+
+    let kh: Vec<&str> = kh.iter().map(String::as_str).collect();
+    let o = run_ok(&mut s.instantiate_cmd("request.json", &kh));
+    let t = text(&o);
+    assert!(
+        t.contains("s1/volume/storage_server_volume already done, skipped"),
+        "{t}"
+    );
+    assert!(t.contains("s1/nfs-exports ok"), "{t}");
+}

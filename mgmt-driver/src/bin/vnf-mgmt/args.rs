@@ -191,6 +191,9 @@ pub struct InstantiateArgs {
     /// Connect / handshake timeout, seconds.
     #[arg(long, default_value_t = 20)]
     pub connect_timeout: u64,
+    /// Also write the plan being executed (JSON) to this file.
+    #[arg(long)]
+    pub plan_out: Option<PathBuf>,
     /// No progress lines on stderr.
     #[arg(long, short = 'q')]
     pub quiet: bool,

@@ -222,6 +222,10 @@ fn instantiate(a: InstantiateArgs) -> anyhow::Result<ExitCode> {
         Ok((_, p)) => p,
         Err(e) => return driver_failure(e),
     };
+    if let Some(path) = &a.plan_out {
+        std::fs::write(path, planned.plan.to_json())
+            .map_err(|e| anyhow::anyhow!("cannot write plan {}: {e}", path.display()))?;
+    }
     let mut sinks: Vec<Box<dyn EventSink>> = Vec::new();
     if let Some(path) = &a.events {
         let f = std::fs::File::create(path)
@@ -248,6 +252,10 @@ fn instantiate(a: InstantiateArgs) -> anyhow::Result<ExitCode> {
         attempts: a.attempts.max(1),
         ..Default::default()
     };
+    // Ctrl-C: finish the running steps, start no new one; a re-run resumes.
+    if let Err(e) = mgmt_driver::driver::cancel_on_ctrl_c(opts.cancel.clone()) {
+        eprintln!("vnf-mgmt: warning: Ctrl-C will not cancel cleanly: {e}");
+    }
     let state_dir = a.state_dir.clone().unwrap_or_else(default_state_dir);
     match mgmt_driver::driver::execute(&planned, &state_dir, &opts, &events) {
         Ok(summary) => {
