@@ -789,3 +789,40 @@ fn ctrl_c_cancels_before_the_next_step_and_rerun_resumes() {
     );
     assert!(t.contains("s1/nfs-exports ok"), "{t}");
 }
+
+#[test]
+fn host_keys_pinned_in_the_inventory_are_enforced() {
+    let s = Setup::up();
+    let s1 = s.lab.host("s1").expect("s1");
+    let w1 = s.lab.host("w1").expect("w1");
+    let inv = std::fs::read_to_string(s.path("inventory.yaml")).expect("inventory");
+    let pin = |inv: &str, host: &str, keys: &vnf_lab::HostKeys| {
+        inv.replace(
+            &format!("  - name: {host}\n"),
+            &format!(
+                "  - name: {host}\n    host_keys: [\"{}\", \"{}\"]\n",
+                keys.ed25519, keys.ecdsa
+            ),
+        )
+    };
+    // Correct pins: no known_hosts file needed.
+    let good = pin(&pin(&inv, "s1", &s1.host_keys), "w1", &w1.host_keys);
+    std::fs::write(s.path("inventory.yaml"), &good).expect("write");
+    run_ok(&mut s.instantiate_cmd("request.json", &[]));
+    // s1 pinned to w1's keys: refused, even with a known_hosts file that would match.
+    let bad = pin(&pin(&inv, "s1", &w1.host_keys), "w1", &w1.host_keys);
+    std::fs::write(s.path("inventory.yaml"), &bad).expect("write");
+    let kh = s.known_hosts_args();
+    let kh: Vec<&str> = kh.iter().map(String::as_str).collect();
+    let o = s
+        .instantiate_cmd("request.json", &kh)
+        .output()
+        .expect("runs");
+    assert_eq!(o.status.code(), Some(3), "{}", show(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("driver.ssh.host_key_mismatch") && t.contains("host s1"),
+        "{t}"
+    );
+    assert!(t.contains("pinned"), "{t}");
+}
