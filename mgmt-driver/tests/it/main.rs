@@ -5,4 +5,5 @@ mod util;
 mod error_codes;
 mod invalid_samples;
 mod lab_instantiate;
+mod plan_cli;
 mod validate_cli;

@@ -36,12 +36,14 @@ pub enum Command {
     Hot(HotArgs),
     /// Print what an operation would do: per host, in order, each file to upload (mode,
     /// checksum) and each script with its arguments. No connection is made; secrets are
-    /// referenced by name, never printed.
+    /// referenced by name, never printed. Exit status: 0 planned, 1 invalid input
+    /// (package, request, inventory, or a request that does not fit the inventory), 2
+    /// usage or I/O error.
     Plan(PlanArgs),
     /// Run instantiate (this version: storage server volumes and NFS exports, NFS client
     /// on every Kubernetes node) over SSH, exactly as `vnf-mgmt plan instantiate` prints
-    /// it. Exit status: 0 done, 1 invalid input, 2 usage or I/O error, 3 the operation
-    /// failed (re-run to resume).
+    /// it. Exit status: 0 done, 1 invalid input (nothing contacted), 2 usage or I/O
+    /// error, 3 the operation failed on the hosts (re-run to resume).
     Instantiate(InstantiateArgs),
 }
 

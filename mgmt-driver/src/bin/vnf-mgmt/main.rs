@@ -171,6 +171,11 @@ fn driver_failure(e: mgmt_driver::driver::DriverError) -> anyhow::Result<ExitCod
             eprintln!("vnf-mgmt: {e}");
             Ok(ExitCode::from(OPERATION_FAILED))
         }
+        // The inventory or its fit with the request is wrong: invalid input.
+        e @ (DriverError::Inventory(_) | DriverError::Plan(_)) => {
+            eprintln!("vnf-mgmt: {e}");
+            Ok(ExitCode::from(exit::INVALID))
+        }
         other => {
             eprintln!("vnf-mgmt: {other}");
             Ok(ExitCode::from(exit::USAGE_OR_IO))
