@@ -333,6 +333,7 @@ impl Conn {
     }
 
     /// Runs a command line; success is judged by the caller from the exit status.
+    /// `timeout` bounds the whole command: every blocking call gets only the time left.
     pub fn run(
         &self,
         cmd: &str,
@@ -340,8 +341,16 @@ impl Conn {
         timeout: Duration,
     ) -> Result<RemoteOutput, RunError> {
         let deadline = Instant::now() + timeout;
-        self.sess
-            .set_timeout(timeout.as_millis().clamp(1, u32::MAX as u128) as u32);
+        let arm = || -> Result<(), RunError> {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(RunError::Timeout);
+            }
+            self.sess
+                .set_timeout(left.as_millis().clamp(1, u32::MAX as u128) as u32);
+            Ok(())
+        };
+        arm()?;
         let mut ch = self.sess.channel_session().map_err(ssh_err)?;
         ch.exec(cmd).map_err(ssh_err)?;
         if let Some(input) = stdin {
@@ -349,16 +358,25 @@ impl Conn {
         }
         ch.send_eof().map_err(ssh_err)?;
         let mut out = Vec::new();
-        ch.read_to_end(&mut out).map_err(transport_or_timeout)?;
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            arm()?;
+            match ch.read(&mut buf).map_err(transport_or_timeout)? {
+                0 => break,
+                n => out.extend_from_slice(&buf[..n]),
+            }
+        }
         let mut err = Vec::new();
-        ch.stderr()
-            .read_to_end(&mut err)
-            .map_err(transport_or_timeout)?;
+        loop {
+            arm()?;
+            match ch.stderr().read(&mut buf).map_err(transport_or_timeout)? {
+                0 => break,
+                n => err.extend_from_slice(&buf[..n]),
+            }
+        }
+        arm()?;
         ch.wait_close().map_err(ssh_err)?;
         let status = ch.exit_status().map_err(ssh_err)?;
-        if Instant::now() > deadline {
-            return Err(RunError::Timeout);
-        }
         Ok(RemoteOutput {
             status,
             stdout: String::from_utf8_lossy(&out).into_owned(),
