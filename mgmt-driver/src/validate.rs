@@ -84,10 +84,12 @@ pub fn check_package_base_hot(
     }
 }
 
-/// Every finding code `validate` can report, across crates.
+/// Every stable code vnf-mgmt can report — validation findings and driver errors —
+/// across crates.
 pub fn all_codes() -> Vec<Code> {
     let mut v = vnf_package::diag::all_codes();
     v.extend_from_slice(hot_templates::all_codes());
+    v.extend(crate::driver::all_codes());
     v
 }
 
@@ -99,7 +101,8 @@ pub fn error_code_catalogue() -> String {
         "# Finding codes\n\n\
          Generated from the code (`VNF_MGMT_BLESS=1 cargo test -p mgmt-driver --test it error_codes`).\n\
          Codes are stable and append-only; messages may change. `vnf-mgmt validate --format json`\n\
-         reports them in `findings[].code`.\n\n\
+         reports them in `findings[].code`; the driver's errors (`driver.*`) appear in error\n\
+         messages, events and the Python exceptions' `.code`.\n\n\
          | code | meaning |\n|---|---|\n",
     );
     for c in codes {
