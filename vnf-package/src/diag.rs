@@ -308,9 +308,10 @@ mod tests {
             assert!(seen.insert(c.id), "duplicate code {}", c.id);
             assert!(
                 c.id.split('.').count() >= 2
-                    && c.id
-                        .chars()
-                        .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '.' || ch == '_'),
+                    && c.id.chars().all(|ch| ch.is_ascii_lowercase()
+                        || ch.is_ascii_digit()
+                        || ch == '.'
+                        || ch == '_'),
                 "code {} is not dotted snake_case",
                 c.id
             );
@@ -331,9 +332,6 @@ mod tests {
         r.error(T, "e", Location::at("a.yaml", 3, 4));
         assert!(!r.ok());
         assert_eq!(r.error_codes(), vec!["test.code"]);
-        assert_eq!(
-            r.findings[1].to_string(),
-            "error[test.code]: a.yaml:3:4: e"
-        );
+        assert_eq!(r.findings[1].to_string(), "error[test.code]: a.yaml:3:4: e");
     }
 }
