@@ -1,0 +1,188 @@
+//! The main job on this machine: instantiate the sample VNF on the lab.
+//!
+//! Brings up real hosts (network namespaces with sshd; a loop-device "Cinder" volume on
+//! the storage server), a Kubernetes cluster on them (the API emulator over a real etcd,
+//! started by the `kubeadm` shim), writes a static inventory, then runs the real
+//! `vnf-mgmt plan` and `vnf-mgmt instantiate`: storage server (filesystem, mount,
+//! NFS exports), NFS clients, PersistentVolumes. It then shows the result from the
+//! machines' side and re-runs instantiate to show that nothing is redone.
+//!
+//! Run as root through `make demo` (which builds the binaries first). Environment:
+//! `VNF_MGMT` (default `target/debug/vnf-mgmt`), `KUBE_EMU_BIN` (default
+//! `target/debug/kube-emu`). Everything is torn down at the end, also on failure.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use vnf_lab::{Lab, LabSpec};
+
+const VOLUME_ID: &str = "6f1c2a9e-4b7d-4e21-9c3a-0d5e8f7a1b23";
+const INSTANCE: &str = "demo-vnf-1";
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("lab_demo: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn step(title: &str) {
+    println!("\n==> {title}");
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+fn vnf_mgmt() -> PathBuf {
+    std::env::var_os("VNF_MGMT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target/debug/vnf-mgmt"))
+}
+
+/// Runs a command, echoing it, streaming its output; fails on a non-zero exit.
+fn sh(cmd: &mut Command) -> anyhow::Result<()> {
+    let shown: Vec<String> = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|s| s.to_string_lossy().into_owned())
+        .collect();
+    println!("$ {}", shown.join(" "));
+    let st = cmd.current_dir(repo_root()).status()?;
+    anyhow::ensure!(st.success(), "`{}` failed: {st}", shown.join(" "));
+    Ok(())
+}
+
+fn run() -> anyhow::Result<()> {
+    if std::env::var_os("KUBE_EMU_BIN").is_none() {
+        let bin = repo_root().join("target/debug/kube-emu");
+        anyhow::ensure!(bin.is_file(), "{} missing: run `make build`", bin.display());
+        // The fixture reads KUBE_EMU_BIN from the environment: run again with it set.
+        return reexec_with("KUBE_EMU_BIN", &bin);
+    }
+    let work = tempfile::tempdir()?;
+    let path = |n: &str| work.path().join(n);
+
+    step("bring up the lab: master m1, workers w1 w2, storage server s1 with a 64 MiB volume");
+    let lab = Lab::up(
+        LabSpec::builder()
+            .host("m1")
+            .host("w1")
+            .host("w2")
+            .host_with_volume("s1", VOLUME_ID, "64M")
+            .user("ubuntu")
+            .password("ubuntu")
+            .build(),
+    )?;
+    for h in lab.hosts() {
+        println!("  {:<3} {}", h.name, h.ip);
+    }
+
+    step("a Kubernetes cluster on m1 + w1 + w2 (kubeadm shim: API emulator over a real etcd)");
+    let _cluster = kube_emu::fixture::kubeadm_cluster(&lab, &["m1"], &["w1", "w2"])?;
+    println!("  kubeadm init on m1, kubeadm join on w1 and w2: done");
+
+    step("inventory and request (the sample request; exports opened to the lab subnet)");
+    let ip = |h: &str| -> anyhow::Result<String> { Ok(lab.host(h)?.ip.to_string()) };
+    let (m1, w1, w2, s1) = (ip("m1")?, ip("w1")?, ip("w2")?, ip("s1")?);
+    let inventory = format!(
+        "format_version: 1\n\
+         hosts:\n\
+         \x20 - {{name: m1, role: master, ssh: {m1}, ports: {{masterNode_CP1: {m1}}}}}\n\
+         \x20 - {{name: w1, role: worker, ssh: {w1}, ports: {{workerNode_CP2: {w1}}}}}\n\
+         \x20 - {{name: w2, role: worker, ssh: {w2}, ports: {{workerNode_CP2: {w2}}}}}\n\
+         \x20 - name: s1\n\
+         \x20   role: storage\n\
+         \x20   ssh: {s1}\n\
+         \x20   ports: {{storage_server_CP: {s1}}}\n\
+         \x20   volumes: {{storage_server_volume: {{cinder_id: {VOLUME_ID}}}}}\n"
+    );
+    std::fs::write(path("inventory.yaml"), &inventory)?;
+    print!("{inventory}");
+    let sample = std::fs::read_to_string(repo_root().join("samples/requests/instantiate_simple_pv.json"))?;
+    let mut req: serde_json::Value = serde_json::from_str(&sample)?;
+    let (net, len) = lab.subnet();
+    let p = &mut req["additionalParams"]["k8s_cluster_installation_param"];
+    if let Some(o) = p.as_object_mut() {
+        o.remove("proxy"); // the lab has no proxy
+    }
+    if let Some(exports) = p["storage_server"]["nfs_server_setup_params"].as_array_mut() {
+        for e in exports {
+            e["export_to"] = format!("{net}/{len}").into();
+        }
+    }
+    std::fs::write(path("request.json"), serde_json::to_vec_pretty(&req)?)?;
+    std::fs::copy(lab.known_hosts(), path("known_hosts"))?;
+
+    let pkg = "samples/packages/k8s_cluster_with_pv";
+    let common = |c: &mut Command| {
+        c.arg(pkg)
+            .arg("-r")
+            .arg(path("request.json"))
+            .arg("-i")
+            .arg(path("inventory.yaml"))
+            .args(["--vnf-instance-id", INSTANCE]);
+    };
+
+    step("dry run: the plan (plain data; secrets are referenced by name)");
+    let mut c = Command::new(vnf_mgmt());
+    c.args(["plan", "instantiate"]);
+    common(&mut c);
+    sh(&mut c)?;
+
+    step("instantiate: storage server, NFS clients, PersistentVolumes");
+    let instantiate = || {
+        let mut c = Command::new(vnf_mgmt());
+        c.arg("instantiate");
+        common(&mut c);
+        c.arg("--known-hosts")
+            .arg(path("known_hosts"))
+            .arg("--state-dir")
+            .arg(path("state"))
+            .arg("--events")
+            .arg(path("events.jsonl"));
+        c
+    };
+    sh(&mut instantiate())?;
+
+    step("what the machines say");
+    println!("s1: {}", lab.exec_ok("s1", &["findmnt", "-n", "-o", "SOURCE,TARGET,FSTYPE", "/volume"])?.trim());
+    println!("s1: exportfs -v\n{}", lab.exec_ok("s1", &["exportfs", "-v"])?);
+    lab.nfs_write("w1", lab.host("s1")?.ip, "/volume/nfs/pv1", "hello.txt", b"written by w1 over NFS\n")?;
+    println!(
+        "s1: /volume/nfs/pv1/hello.txt = {}",
+        lab.exec_ok("s1", &["cat", "/volume/nfs/pv1/hello.txt"])?.trim()
+    );
+    println!(
+        "m1: kubectl get pv\n{}",
+        lab.exec_ok("m1", &["kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "get", "pv"])?
+    );
+
+    step("instantiate again: every step is checked and nothing is redone (no reformat)");
+    let uuid_before = lab.exec_ok("s1", &["blkid", "-o", "value", "-s", "UUID", "/dev/vdb"])?;
+    sh(&mut instantiate())?;
+    let uuid_after = lab.exec_ok("s1", &["blkid", "-o", "value", "-s", "UUID", "/dev/vdb"])?;
+    anyhow::ensure!(uuid_before == uuid_after, "the volume was reformatted");
+    anyhow::ensure!(
+        lab.exec_ok("s1", &["cat", "/volume/nfs/pv1/hello.txt"])?.contains("written by w1"),
+        "the file written before the re-run is gone"
+    );
+    println!("filesystem UUID unchanged ({}), data kept", uuid_after.trim());
+
+    step("tear down the lab");
+    lab.down()?;
+    println!("\nlab_demo: done");
+    Ok(())
+}
+
+/// Re-runs this program with one more environment variable (the kube-emu fixture reads
+/// it from the environment).
+fn reexec_with(key: &str, value: &Path) -> anyhow::Result<()> {
+    let exe = std::env::current_exe()?;
+    let st = Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .env(key, value)
+        .status()?;
+    std::process::exit(st.code().unwrap_or(1));
+}
