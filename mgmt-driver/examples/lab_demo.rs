@@ -100,7 +100,8 @@ fn run() -> anyhow::Result<()> {
     );
     std::fs::write(path("inventory.yaml"), &inventory)?;
     print!("{inventory}");
-    let sample = std::fs::read_to_string(repo_root().join("samples/requests/instantiate_simple_pv.json"))?;
+    let sample =
+        std::fs::read_to_string(repo_root().join("samples/requests/instantiate_simple_pv.json"))?;
     let mut req: serde_json::Value = serde_json::from_str(&sample)?;
     let (net, len) = lab.subnet();
     let p = &mut req["additionalParams"]["k8s_cluster_installation_param"];
@@ -147,16 +148,42 @@ fn run() -> anyhow::Result<()> {
     sh(&mut instantiate())?;
 
     step("what the machines say");
-    println!("s1: {}", lab.exec_ok("s1", &["findmnt", "-n", "-o", "SOURCE,TARGET,FSTYPE", "/volume"])?.trim());
-    println!("s1: exportfs -v\n{}", lab.exec_ok("s1", &["exportfs", "-v"])?);
-    lab.nfs_write("w1", lab.host("s1")?.ip, "/volume/nfs/pv1", "hello.txt", b"written by w1 over NFS\n")?;
+    println!(
+        "s1: {}",
+        lab.exec_ok(
+            "s1",
+            &["findmnt", "-n", "-o", "SOURCE,TARGET,FSTYPE", "/volume"]
+        )?
+        .trim()
+    );
+    println!(
+        "s1: exportfs -v\n{}",
+        lab.exec_ok("s1", &["exportfs", "-v"])?
+    );
+    lab.nfs_write(
+        "w1",
+        lab.host("s1")?.ip,
+        "/volume/nfs/pv1",
+        "hello.txt",
+        b"written by w1 over NFS\n",
+    )?;
     println!(
         "s1: /volume/nfs/pv1/hello.txt = {}",
-        lab.exec_ok("s1", &["cat", "/volume/nfs/pv1/hello.txt"])?.trim()
+        lab.exec_ok("s1", &["cat", "/volume/nfs/pv1/hello.txt"])?
+            .trim()
     );
     println!(
         "m1: kubectl get pv\n{}",
-        lab.exec_ok("m1", &["kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "get", "pv"])?
+        lab.exec_ok(
+            "m1",
+            &[
+                "kubectl",
+                "--kubeconfig",
+                "/etc/kubernetes/admin.conf",
+                "get",
+                "pv"
+            ]
+        )?
     );
 
     step("instantiate again: every step is checked and nothing is redone (no reformat)");
@@ -165,10 +192,14 @@ fn run() -> anyhow::Result<()> {
     let uuid_after = lab.exec_ok("s1", &["blkid", "-o", "value", "-s", "UUID", "/dev/vdb"])?;
     anyhow::ensure!(uuid_before == uuid_after, "the volume was reformatted");
     anyhow::ensure!(
-        lab.exec_ok("s1", &["cat", "/volume/nfs/pv1/hello.txt"])?.contains("written by w1"),
+        lab.exec_ok("s1", &["cat", "/volume/nfs/pv1/hello.txt"])?
+            .contains("written by w1"),
         "the file written before the re-run is gone"
     );
-    println!("filesystem UUID unchanged ({}), data kept", uuid_after.trim());
+    println!(
+        "filesystem UUID unchanged ({}), data kept",
+        uuid_after.trim()
+    );
 
     step("tear down the lab");
     lab.down()?;
