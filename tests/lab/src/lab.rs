@@ -1204,8 +1204,13 @@ fn install_shim(bin: &Path, src: &Path) -> Result<()> {
         let Some(name) = f.file_name() else { continue };
         let dst = bin.join(name);
         let _ = std::fs::remove_file(&dst);
-        if std::fs::hard_link(&f, &dst).is_err() {
-            std::fs::copy(&f, &dst).map_err(Error::io(format!("copy shim {}", f.display())))?;
+        // Install the file itself, never a symlink: a link's target may live where the
+        // host cannot see it (each host has a private /tmp, for instance).
+        let real = std::fs::canonicalize(&f)
+            .map_err(Error::io(format!("resolve shim {}", f.display())))?;
+        if std::fs::hard_link(&real, &dst).is_err() {
+            std::fs::copy(&real, &dst)
+                .map_err(Error::io(format!("copy shim {}", real.display())))?;
         }
     }
     Ok(())

@@ -107,6 +107,21 @@ fn password_key_sudo_sftp_and_path() {
         lab.exec_ok("m1", &["vnf-lab-hello"]).unwrap().trim(),
         "shim-ok"
     );
+    // A shim given as a symlink to a file under /tmp (private in every host) still runs:
+    // the lab installs the file, not the link.
+    let under_tmp = tempfile::tempdir_in("/tmp").unwrap();
+    let target = under_tmp.path().join("real-hello");
+    std::fs::write(&target, "#!/bin/sh\necho linked-shim-ok\n").unwrap();
+    std::fs::set_permissions(&target, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .unwrap();
+    let links = scratch.0.join("links");
+    std::fs::create_dir_all(&links).unwrap();
+    std::os::unix::fs::symlink(&target, links.join("vnf-lab-linked")).unwrap();
+    lab.add_shim(None, &links).unwrap();
+    assert_eq!(
+        ok(lab.ssh("m1", Auth::Password, "vnf-lab-linked").unwrap()).trim(),
+        "linked-shim-ok"
+    );
 
     // SFTP: put, then read back over ssh and via exec.
     let local = scratch.0.join("up.txt");
