@@ -112,8 +112,7 @@ fn password_key_sudo_sftp_and_path() {
     let under_tmp = tempfile::tempdir_in("/tmp").unwrap();
     let target = under_tmp.path().join("real-hello");
     std::fs::write(&target, "#!/bin/sh\necho linked-shim-ok\n").unwrap();
-    std::fs::set_permissions(&target, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .unwrap();
+    std::fs::set_permissions(&target, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let links = scratch.0.join("links");
     std::fs::create_dir_all(&links).unwrap();
     std::os::unix::fs::symlink(&target, links.join("vnf-lab-linked")).unwrap();
