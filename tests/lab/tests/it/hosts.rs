@@ -140,8 +140,15 @@ fn password_key_sudo_sftp_and_path() {
         lab.exec_ok("m1", &["cat", "/home/ubuntu/up.txt"]).unwrap(),
         "sftp payload\n"
     );
-    let out = lab.sftp("m1", Auth::Key(&kp.private_key), "get /etc/hostname\n");
+    // SFTP download by key, into the scratch dir (never the working directory).
+    let got = scratch.0.join("hostname-from-m1");
+    let out = lab.sftp(
+        "m1",
+        Auth::Key(&kp.private_key),
+        &format!("get /etc/hostname {}\n", got.display()),
+    );
     ok(out.unwrap());
+    assert_eq!(std::fs::read_to_string(&got).unwrap(), "m1\n");
 }
 
 #[test]
