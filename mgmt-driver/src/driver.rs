@@ -103,6 +103,38 @@ pub struct PlanInput<'a> {
 /// Validates the package and request (nothing is contacted when they are invalid),
 /// loads the inventory and plans the instantiate.
 pub fn plan_instantiate(input: &PlanInput<'_>) -> Result<(Topology, Planned), DriverError> {
+    plan_with(input, crate::planner::instantiate)
+}
+
+/// Which half of a heal of the storage server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HealPhase {
+    /// `heal_start`: delete the VNF's PersistentVolumes (refused while any is bound).
+    Start,
+    /// `heal_end`: set the rebuilt storage server up again and re-register the PVs.
+    End,
+}
+
+/// Like [`plan_instantiate`], for one phase of `heal storage_server`.
+pub fn plan_heal(
+    input: &PlanInput<'_>,
+    phase: HealPhase,
+) -> Result<(Topology, Planned), DriverError> {
+    match phase {
+        HealPhase::Start => plan_with(input, crate::planner::heal_start),
+        HealPhase::End => plan_with(input, crate::planner::heal_end),
+    }
+}
+
+type PlanFn = fn(
+    &Topology,
+    &vnf_package::request::InstantiateVnfRequest,
+    &dyn crate::planner::PackageFiles,
+    &str,
+    &PlanOptions,
+) -> Result<Planned, PlanError>;
+
+fn plan_with(input: &PlanInput<'_>, f: PlanFn) -> Result<(Topology, Planned), DriverError> {
     let v = crate::validate::validate(
         input.package,
         Some(input.request),
@@ -134,7 +166,7 @@ pub fn plan_instantiate(input: &PlanInput<'_>) -> Result<(Topology, Planned), Dr
         }
         .into());
     };
-    let planned = crate::planner::instantiate(
+    let planned = f(
         &topology,
         &request,
         package,

@@ -1,7 +1,7 @@
 //! Kubernetes API actions (kube-rs), on one tokio runtime owned by the library.
 
 use k8s_openapi::api::core::v1::PersistentVolume;
-use kube::api::{Api, Patch, PatchParams, WatchEvent, WatchParams};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, WatchEvent, WatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use std::sync::OnceLock;
@@ -43,6 +43,9 @@ pub enum KubeError {
     Api(String),
     /// The object did not reach the wanted phase in time.
     Timeout(String),
+    /// PersistentVolumes are bound to claims (one `pv -> namespace/claim` per entry);
+    /// nothing was deleted.
+    InUse(Vec<String>),
 }
 
 async fn client(kubeconfig_yaml: &str, endpoint: Option<&str>) -> Result<Client, KubeError> {
@@ -146,4 +149,161 @@ pub fn apply_pv(
             ))),
         }
     })
+}
+
+/// `pv -> namespace/claim` for a PersistentVolume whose phase is `Bound`; `None` when it
+/// is not bound (Available, Released, Failed, Pending: not in use by a claim).
+pub fn bound_claim(pv: &PersistentVolume) -> Option<String> {
+    if phase(pv) != Some("Bound") {
+        return None;
+    }
+    let name = pv.metadata.name.as_deref().unwrap_or("?");
+    let claim = pv.spec.as_ref().and_then(|s| s.claim_ref.as_ref());
+    let ns = claim.and_then(|c| c.namespace.as_deref()).unwrap_or("?");
+    let cn = claim.and_then(|c| c.name.as_deref()).unwrap_or("?");
+    Some(format!("{name} -> {ns}/{cn}"))
+}
+
+/// Deletes the PersistentVolumes of a VNF instance: those labelled
+/// [`INSTANCE_LABEL`]`=instance` plus `names` (missing ones are fine). When any of them is
+/// `Bound`, nothing is deleted and [`KubeError::InUse`] lists each `pv -> namespace/claim`.
+/// Otherwise deletes them and waits (watch, bounded by `timeout`) until all are gone.
+/// Returns the names deleted, sorted.
+pub fn delete_pvs(
+    kubeconfig_yaml: &str,
+    endpoint: Option<&str>,
+    instance: &str,
+    names: &[String],
+    timeout: Duration,
+) -> Result<Vec<String>, KubeError> {
+    let rt = runtime().map_err(KubeError::Api)?;
+    rt.block_on(async {
+        let fut = async {
+            let client = client(kubeconfig_yaml, endpoint).await?;
+            let api: Api<PersistentVolume> = Api::all(client);
+            let labelled = api
+                .list(&ListParams::default().labels(&format!("{INSTANCE_LABEL}={instance}")))
+                .await
+                .map_err(|e| KubeError::Api(format!("list PersistentVolumes: {e}")))?;
+            let mut pvs: std::collections::BTreeMap<String, PersistentVolume> = labelled
+                .items
+                .into_iter()
+                .filter_map(|pv| pv.metadata.name.clone().map(|n| (n, pv)))
+                .collect();
+            for n in names {
+                if pvs.contains_key(n) {
+                    continue;
+                }
+                if let Some(pv) = api
+                    .get_opt(n)
+                    .await
+                    .map_err(|e| KubeError::Api(format!("get PersistentVolume {n}: {e}")))?
+                {
+                    pvs.insert(n.clone(), pv);
+                }
+            }
+            let in_use: Vec<String> = pvs.values().filter_map(bound_claim).collect();
+            if !in_use.is_empty() {
+                return Err(KubeError::InUse(in_use));
+            }
+            let mut remaining: std::collections::BTreeSet<String> = pvs.keys().cloned().collect();
+            let deleted: Vec<String> = remaining.iter().cloned().collect();
+            for n in &deleted {
+                match api.delete(n, &DeleteParams::default()).await {
+                    Ok(_) => {}
+                    Err(kube::Error::Api(s)) if s.code == 404 => {}
+                    Err(e) => {
+                        return Err(KubeError::Api(format!("delete PersistentVolume {n}: {e}")));
+                    }
+                }
+            }
+            if remaining.is_empty() {
+                return Ok(deleted);
+            }
+            // Wait until gone: list once (drop the ones already gone), then watch from
+            // that list's resourceVersion.
+            let list = api
+                .list(&ListParams::default())
+                .await
+                .map_err(|e| KubeError::Api(format!("list PersistentVolumes: {e}")))?;
+            let present: std::collections::BTreeSet<String> = list
+                .items
+                .iter()
+                .filter_map(|pv| pv.metadata.name.clone())
+                .collect();
+            remaining.retain(|n| present.contains(n));
+            if remaining.is_empty() {
+                return Ok(deleted);
+            }
+            let rv = list
+                .metadata
+                .resource_version
+                .clone()
+                .unwrap_or_else(|| "0".into());
+            let secs = timeout.as_secs().clamp(1, 290) as u32;
+            let stream = api
+                .watch(&WatchParams::default().timeout(secs), &rv)
+                .await
+                .map_err(|e| KubeError::Api(format!("watch PersistentVolumes: {e}")))?;
+            use futures_util::StreamExt;
+            let mut stream = stream.boxed();
+            while let Some(ev) = stream.next().await {
+                match ev {
+                    Ok(WatchEvent::Deleted(pv)) => {
+                        if let Some(n) = pv.metadata.name.as_deref() {
+                            remaining.remove(n);
+                        }
+                        if remaining.is_empty() {
+                            return Ok(deleted);
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        return Err(KubeError::Api(format!("watch PersistentVolumes: {e}")));
+                    }
+                }
+            }
+            Err(KubeError::Timeout(format!(
+                "PersistentVolume(s) {} still present",
+                remaining.into_iter().collect::<Vec<_>>().join(", ")
+            )))
+        };
+        match tokio::time::timeout(timeout, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(KubeError::Timeout(format!(
+                "PersistentVolumes of {instance} not deleted within {} s",
+                timeout.as_secs()
+            ))),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pv(phase: &str, claim: Option<(&str, &str)>) -> PersistentVolume {
+        let mut v = serde_json::json!({
+            "metadata": {"name": "nfs-pv1"},
+            "spec": {},
+            "status": {"phase": phase}
+        });
+        if let Some((ns, n)) = claim {
+            v["spec"]["claimRef"] = serde_json::json!({"namespace": ns, "name": n});
+        }
+        serde_json::from_value(v).expect("pv")
+    }
+
+    #[test]
+    fn only_bound_pvs_are_in_use() {
+        assert_eq!(
+            bound_claim(&pv("Bound", Some(("default", "data")))).as_deref(),
+            Some("nfs-pv1 -> default/data")
+        );
+        assert_eq!(
+            bound_claim(&pv("Released", Some(("default", "data")))),
+            None
+        );
+        assert_eq!(bound_claim(&pv("Available", None)), None);
+    }
 }

@@ -19,6 +19,12 @@ pub const FORMAT_VERSION: u32 = 1;
 pub enum Operation {
     /// `instantiate_end`: storage server and NFS clients (Kubernetes install comes later).
     Instantiate,
+    /// `heal_start` of the storage server: delete the VNF's PersistentVolumes (refused
+    /// while any is bound to a claim).
+    HealStart,
+    /// `heal_end` of the storage server: set it up again on the rebuilt VM (data on a
+    /// kept volume is kept) and register the PersistentVolumes again.
+    HealEnd,
 }
 
 impl Operation {
@@ -26,6 +32,8 @@ impl Operation {
     pub fn as_str(self) -> &'static str {
         match self {
             Operation::Instantiate => "instantiate",
+            Operation::HealStart => "heal_start",
+            Operation::HealEnd => "heal_end",
         }
     }
 }
@@ -124,6 +132,21 @@ pub enum Action {
         /// Phase to wait for (`Available`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         wait_for_phase: Option<String>,
+    },
+    /// Delete the VNF instance's PersistentVolumes (label
+    /// `vnf-mgmt.io/vnf-instance-id=<instance>` plus `names`) with the admin credentials
+    /// read from `kubeconfig` on the step's host, and wait (watch, step timeout) until
+    /// they are gone. Refused, deleting nothing, while any of them is `Bound`.
+    KubeDeletePvs {
+        /// Path of the admin kubeconfig on the host.
+        kubeconfig: String,
+        /// API endpoint overriding the kubeconfig's server (the cluster VIP), if known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        endpoint: Option<String>,
+        /// VNF instance id (value of the instance label).
+        instance: String,
+        /// PersistentVolume names from the package's manifests.
+        names: Vec<String>,
     },
 }
 
@@ -243,6 +266,17 @@ impl Plan {
                         .as_deref()
                         .map(|p| format!(", wait until {p}"))
                         .unwrap_or_default()
+                ),
+                Action::KubeDeletePvs {
+                    instance, names, ..
+                } => format!(
+                    "kube delete PersistentVolumes labelled {}={instance} and {} (refused while bound), wait until gone",
+                    crate::kube::INSTANCE_LABEL,
+                    if names.is_empty() {
+                        "-".to_string()
+                    } else {
+                        names.join(", ")
+                    }
                 ),
             };
             let _ = writeln!(s, "[{}] {}: {}  # {}", st.phase, st.id, what, st.reason);

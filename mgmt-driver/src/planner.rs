@@ -127,8 +127,105 @@ pub fn instantiate(
     vnf_instance_id: &str,
     opts: &PlanOptions,
 ) -> Result<Planned, PlanError> {
+    storage_and_pvs(
+        topology,
+        request,
+        package,
+        vnf_instance_id,
+        opts,
+        Operation::Instantiate,
+    )
+}
+
+/// Plans `heal_end` of the storage server: the storage server's steps of instantiate
+/// (volumes mounted — formatted only when blank or `force_format`, so a kept volume keeps
+/// its data — and exports) on the rebuilt VM, then the PersistentVolumes registered again
+/// with the storage server's current address. The NFS clients are untouched.
+pub fn heal_end(
+    topology: &Topology,
+    request: &InstantiateVnfRequest,
+    package: &dyn PackageFiles,
+    vnf_instance_id: &str,
+    opts: &PlanOptions,
+) -> Result<Planned, PlanError> {
+    storage_and_pvs(
+        topology,
+        request,
+        package,
+        vnf_instance_id,
+        opts,
+        Operation::HealEnd,
+    )
+}
+
+/// Plans `heal_start` of the storage server: one step on a master deleting the VNF's
+/// PersistentVolumes (instance label plus the names in the package's
+/// `pv_registration_params` manifests) and waiting until they are gone; refused at run
+/// time, deleting nothing, while any is bound to a claim.
+pub fn heal_start(
+    topology: &Topology,
+    request: &InstantiateVnfRequest,
+    package: &dyn PackageFiles,
+    vnf_instance_id: &str,
+    opts: &PlanOptions,
+) -> Result<Planned, PlanError> {
     check_instance_id(vnf_instance_id)?;
-    let params: &K8sClusterInstallationParam = request
+    let params = install_params(request)?;
+    let mut b = Builder {
+        hosts: Vec::new(),
+        steps: Vec::new(),
+        secrets: Secrets::new(),
+        opts,
+    };
+    let master = topology.with_role(Role::Master).next().ok_or_else(|| {
+        err(
+            codes::NO_MASTER,
+            "heal storage_server needs a master in the topology to reach the cluster from".into(),
+        )
+    })?;
+    b.add_host(master, &master_login(params))?;
+    let mut names = Vec::new();
+    for pv in &params.pv_registration_params {
+        let (name, _) = pv_object(
+            package,
+            &pv.pv_manifest_file_path,
+            "0.0.0.0",
+            vnf_instance_id,
+        )?;
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    b.steps.push(Step {
+        id: format!("{}/pv-delete", master.name),
+        phase: 1,
+        host: master.name.clone(),
+        action: Action::KubeDeletePvs {
+            kubeconfig: crate::kube::ADMIN_KUBECONFIG.into(),
+            endpoint: topology.cluster_endpoint.clone(),
+            instance: vnf_instance_id.to_string(),
+            names,
+        },
+        reason: "delete the PersistentVolumes served by the storage server before it is rebuilt (refused while a claim binds one)".into(),
+        timeout_secs: opts.kube_timeout_secs,
+    });
+    Ok(Planned {
+        plan: Plan {
+            format_version: crate::plan::FORMAT_VERSION,
+            operation: Operation::HealStart,
+            vnf_instance_id: vnf_instance_id.to_string(),
+            inventory_fingerprint: topology.fingerprint(),
+            hosts: b.hosts,
+            steps: b.steps,
+        },
+        secrets: b.secrets,
+    })
+}
+
+fn install_params(
+    request: &InstantiateVnfRequest,
+) -> Result<&K8sClusterInstallationParam, PlanError> {
+    request
         .additional_params
         .as_ref()
         .and_then(|a| a.k8s_cluster_installation_param.as_ref())
@@ -137,7 +234,35 @@ pub fn instantiate(
                 codes::NO_INSTALL_PARAMS,
                 "additionalParams.k8s_cluster_installation_param is missing".into(),
             )
-        })?;
+        })
+}
+
+fn master_login(params: &K8sClusterInstallationParam) -> Login<'_> {
+    Login {
+        prefix: "master_node",
+        username: &params.master_node.username,
+        password: params.master_node.password.as_deref(),
+        key: params.master_node.ssh_private_key_path.as_deref(),
+    }
+}
+
+fn storage_and_pvs(
+    topology: &Topology,
+    request: &InstantiateVnfRequest,
+    package: &dyn PackageFiles,
+    vnf_instance_id: &str,
+    opts: &PlanOptions,
+    operation: Operation,
+) -> Result<Planned, PlanError> {
+    check_instance_id(vnf_instance_id)?;
+    let params = install_params(request)?;
+    let heal = operation == Operation::HealEnd;
+    if heal && params.storage_server.is_none() {
+        return Err(err(
+            codes::NO_STORAGE_SERVER,
+            "heal storage_server: the request configures no storage_server".into(),
+        ));
+    }
     let mut b = Builder {
         hosts: Vec::new(),
         steps: Vec::new(),
@@ -235,11 +360,11 @@ pub fn instantiate(
             );
         }
 
-        // NFS client on every Kubernetes node.
+        // NFS client on every Kubernetes node (kept as is by a heal of the storage server).
         for node in topology
             .nodes
             .iter()
-            .filter(|n| matches!(n.role, Role::Master | Role::Worker))
+            .filter(|n| !heal && matches!(n.role, Role::Master | Role::Worker))
         {
             let login = if node.role == Role::Master {
                 Login {
@@ -331,7 +456,7 @@ pub fn instantiate(
     Ok(Planned {
         plan: Plan {
             format_version: crate::plan::FORMAT_VERSION,
-            operation: Operation::Instantiate,
+            operation,
             vnf_instance_id: vnf_instance_id.to_string(),
             inventory_fingerprint: topology.fingerprint(),
             hosts: b.hosts,
@@ -648,6 +773,95 @@ hosts:
             }
         );
         assert_eq!(s1.sudo_password.as_deref(), Some("storage_server.password"));
+    }
+
+    #[test]
+    fn heal_start_deletes_the_instance_pvs_from_a_master() {
+        let p = heal_start(
+            &topo(INV),
+            &request(),
+            &files(),
+            "vnf-1",
+            &PlanOptions::default(),
+        )
+        .expect("plan")
+        .plan;
+        assert_eq!(p.operation, Operation::HealStart);
+        assert_eq!(
+            p.hosts.iter().map(|h| h.name.as_str()).collect::<Vec<_>>(),
+            ["m1"]
+        );
+        assert_eq!(p.steps.len(), 1);
+        assert_eq!(p.steps[0].id, "m1/pv-delete");
+        assert_eq!(
+            p.steps[0].action,
+            Action::KubeDeletePvs {
+                kubeconfig: "/etc/kubernetes/admin.conf".into(),
+                endpoint: None,
+                instance: "vnf-1".into(),
+                names: vec!["nfs-pv1".into(), "nfs-pv2".into()],
+            }
+        );
+        assert!(
+            p.to_text().contains("refused while bound"),
+            "{}",
+            p.to_text()
+        );
+        let no_master = INV.replace("role: master", "role: worker");
+        let e = heal_start(
+            &topo(&no_master),
+            &request(),
+            &files(),
+            "vnf-1",
+            &PlanOptions::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e.code.id, "driver.plan.no_master");
+    }
+
+    #[test]
+    fn heal_end_redoes_the_storage_server_and_pvs_not_the_clients() {
+        let p = heal_end(
+            &topo(INV),
+            &request(),
+            &files(),
+            "vnf-1",
+            &PlanOptions::default(),
+        )
+        .expect("plan")
+        .plan;
+        assert_eq!(p.operation, Operation::HealEnd);
+        let ids: Vec<&str> = p.steps.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "s1/upload/lib.sh",
+                "s1/upload/storage_volume.sh",
+                "s1/upload/nfs_server.sh",
+                "s1/volume/storage_server_volume",
+                "s1/nfs-exports",
+                "m1/pv/nfs-pv1",
+                "m1/pv/nfs-pv2",
+            ]
+        );
+        // Same steps as instantiate for the storage server (no forced format).
+        let inst = plan().plan;
+        assert_eq!(p.steps[3], inst.steps[3]);
+        // A rebuilt server with a new address: the PVs follow it.
+        let moved = INV.replace("10.10.0.3", "10.10.0.9");
+        let p = heal_end(
+            &topo(&moved),
+            &request(),
+            &files(),
+            "vnf-1",
+            &PlanOptions::default(),
+        )
+        .expect("plan")
+        .plan;
+        let Some(Action::KubeApply { object, .. }) = p.steps.last().map(|s| &s.action) else {
+            panic!("no PV step");
+        };
+        assert_eq!(object["spec"]["nfs"]["server"], "10.10.0.9");
     }
 
     #[test]

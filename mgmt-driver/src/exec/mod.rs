@@ -60,6 +60,8 @@ pub mod codes {
         KUBE_API = "driver.kube.api";
         /// A Kubernetes object did not reach the wanted phase in time.
         KUBE_TIMEOUT = "driver.kube.timeout";
+        /// A PersistentVolume to delete is bound to a claim (the message lists `pv -> namespace/claim`); nothing was deleted.
+        PV_IN_USE = "driver.kube.pv_in_use";
     }
 }
 
@@ -388,8 +390,60 @@ impl Ctx<'_> {
                         crate::kube::KubeError::Timeout(m) => {
                             self.error(codes::KUBE_TIMEOUT, Some(&h.name), Some(&step.id), m)
                         }
+                        crate::kube::KubeError::InUse(v) => self.in_use(h, step, &v),
                     })
                 })
+            }
+            Action::KubeDeletePvs {
+                kubeconfig,
+                endpoint,
+                instance,
+                names,
+            } => {
+                let out = conn
+                    .sudo_read(kubeconfig, timeout)
+                    .map_err(|e| self.run_error(e, h, step))?;
+                if out.status != 0 {
+                    let mut e = self.error(
+                        codes::KUBECONFIG,
+                        Some(&h.name),
+                        Some(&step.id),
+                        format!("cannot read {kubeconfig}"),
+                    );
+                    e.exit_status = Some(out.status);
+                    e.output_tail = out.stderr.lines().map(|l| self.secrets.redact(l)).collect();
+                    return Err(Ok(e));
+                }
+                match crate::kube::delete_pvs(
+                    &out.stdout,
+                    endpoint.as_deref(),
+                    instance,
+                    names,
+                    timeout,
+                ) {
+                    Ok(deleted) => {
+                        tracing::info!(
+                            host = %h.name,
+                            step = %step.id,
+                            "deleted PersistentVolume(s): {}",
+                            deleted.join(", ")
+                        );
+                        Ok(())
+                    }
+                    Err(crate::kube::KubeError::Api(m)) => Err(Ok(self.error(
+                        codes::KUBE_API,
+                        Some(&h.name),
+                        Some(&step.id),
+                        m,
+                    ))),
+                    Err(crate::kube::KubeError::Timeout(m)) => Err(Ok(self.error(
+                        codes::KUBE_TIMEOUT,
+                        Some(&h.name),
+                        Some(&step.id),
+                        m,
+                    ))),
+                    Err(crate::kube::KubeError::InUse(v)) => Err(Ok(self.in_use(h, step, &v))),
+                }
             }
             Action::RunScript { script, args, sudo } => {
                 let out = conn
@@ -410,6 +464,18 @@ impl Ctx<'_> {
                 }
             }
         }
+    }
+
+    fn in_use(&self, h: &PlanHost, step: &Step, bound: &[String]) -> ExecError {
+        self.error(
+            codes::PV_IN_USE,
+            Some(&h.name),
+            Some(&step.id),
+            format!(
+                "PersistentVolume(s) in use, nothing deleted (remove the claims first): {}",
+                bound.join("; ")
+            ),
+        )
     }
 
     fn run_error(&self, e: RunError, h: &PlanHost, step: &Step) -> Result<ExecError, String> {
@@ -468,7 +534,12 @@ impl Ctx<'_> {
                         c.remote_sha256(path).as_deref() == Some(sha256.as_str())
                     }
                     (Action::UploadFile { .. }, None) => false,
-                    (Action::RunScript { .. } | Action::KubeApply { .. }, _) => true,
+                    (
+                        Action::RunScript { .. }
+                        | Action::KubeApply { .. }
+                        | Action::KubeDeletePvs { .. },
+                        _,
+                    ) => true,
                 };
                 if holds {
                     skipped += 1;

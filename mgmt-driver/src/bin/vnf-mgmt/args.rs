@@ -45,6 +45,13 @@ pub enum Command {
     /// it. Exit status: 0 done, 1 invalid input (nothing contacted), 2 usage or I/O
     /// error, 3 the operation failed on the hosts (re-run to resume).
     Instantiate(InstantiateArgs),
+    /// Heal a VNFC. `heal storage_server`: `--phase start` deletes the VNF's
+    /// PersistentVolumes (refused, changing nothing, while a claim binds one); the VM is
+    /// then rebuilt (with a static inventory: by the operator, who updates the inventory
+    /// and host keys); `--phase end` sets the storage server up again — a kept volume
+    /// keeps its data — and registers the PersistentVolumes with the current address.
+    /// Exit status as for instantiate.
+    Heal(HealArgs),
 }
 
 /// Output format.
@@ -117,6 +124,41 @@ pub struct HotArgs {
 pub enum PlanOperation {
     /// instantiate_end.
     Instantiate,
+    /// heal of the storage server (one phase: see `--phase`).
+    Heal,
+}
+
+/// What `heal` rebuilds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HealTarget {
+    /// The NFS storage server VM and its PersistentVolumes.
+    #[value(name = "storage_server")]
+    StorageServer,
+}
+
+/// Which part of a heal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HealPhaseArg {
+    /// heal_start: delete the PersistentVolumes.
+    Start,
+    /// heal_end: set up the rebuilt storage server, register the PersistentVolumes.
+    End,
+    /// start, rebuild the VM through the orchestrator, end (needs OpenStack access).
+    All,
+}
+
+/// `vnf-mgmt heal`.
+#[derive(Debug, Args)]
+pub struct HealArgs {
+    /// What to heal.
+    #[arg(value_enum)]
+    pub target: HealTarget,
+    /// Which part: start, end, or all (all rebuilds the VM through OpenStack).
+    #[arg(long, value_enum, default_value_t = HealPhaseArg::All)]
+    pub phase: HealPhaseArg,
+    /// Inputs and execution options, as for instantiate.
+    #[command(flatten)]
+    pub run: InstantiateArgs,
 }
 
 /// Inputs shared by `plan` and the operations.
@@ -162,6 +204,9 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// For `plan heal`: the phase to plan (start or end).
+    #[arg(long, value_enum)]
+    pub phase: Option<HealPhaseArg>,
 }
 
 /// `vnf-mgmt instantiate`.

@@ -8,8 +8,8 @@ mod exit;
 mod render;
 
 use args::{
-    Cli, Command, Format, HotArgs, InstantiateArgs, OperationInput, PackArgs, PlanArgs,
-    PlanOperation, ValidateArgs,
+    Cli, Command, Format, HealArgs, HealPhaseArg, HotArgs, InstantiateArgs, OperationInput,
+    PackArgs, PlanArgs, PlanOperation, ValidateArgs,
 };
 use clap::Parser;
 use std::io::Write;
@@ -24,6 +24,7 @@ fn main() -> ExitCode {
         Command::Hot(a) => hot(a),
         Command::Plan(a) => plan(a),
         Command::Instantiate(a) => instantiate(a),
+        Command::Heal(a) => heal(a),
     };
     match result {
         Ok(code) => code,
@@ -184,10 +185,24 @@ fn driver_failure(e: mgmt_driver::driver::DriverError) -> anyhow::Result<ExitCod
 }
 
 fn plan(a: PlanArgs) -> anyhow::Result<ExitCode> {
-    match a.operation {
-        PlanOperation::Instantiate => {}
-    }
-    let planned = match mgmt_driver::driver::plan_instantiate(&plan_input(&a.input)) {
+    use mgmt_driver::driver::{HealPhase, plan_heal, plan_instantiate};
+    let input = plan_input(&a.input);
+    let result = match (a.operation, a.phase) {
+        (PlanOperation::Instantiate, None) => plan_instantiate(&input),
+        (PlanOperation::Heal, Some(HealPhaseArg::Start)) => plan_heal(&input, HealPhase::Start),
+        (PlanOperation::Heal, Some(HealPhaseArg::End)) => plan_heal(&input, HealPhase::End),
+        (PlanOperation::Instantiate, Some(_)) => {
+            eprintln!("vnf-mgmt: --phase is for plan heal only");
+            return Ok(ExitCode::from(exit::USAGE_OR_IO));
+        }
+        (PlanOperation::Heal, None | Some(HealPhaseArg::All)) => {
+            eprintln!(
+                "vnf-mgmt: plan heal needs --phase start or --phase end (the VM rebuild between them is not a plan step)"
+            );
+            return Ok(ExitCode::from(exit::USAGE_OR_IO));
+        }
+    };
+    let planned = match result {
         Ok((_, p)) => p,
         Err(e) => return driver_failure(e),
     };
@@ -222,11 +237,38 @@ impl mgmt_driver::events::EventSink for Progress {
 }
 
 fn instantiate(a: InstantiateArgs) -> anyhow::Result<ExitCode> {
-    use mgmt_driver::events::{EventSink, Fanout, JsonLines};
     let planned = match mgmt_driver::driver::plan_instantiate(&plan_input(&a.input)) {
         Ok((_, p)) => p,
         Err(e) => return driver_failure(e),
     };
+    run_planned(&a, &planned)
+}
+
+fn heal(a: HealArgs) -> anyhow::Result<ExitCode> {
+    use mgmt_driver::driver::{HealPhase, plan_heal};
+    let phase = match a.phase {
+        HealPhaseArg::Start => HealPhase::Start,
+        HealPhaseArg::End => HealPhase::End,
+        HealPhaseArg::All => {
+            eprintln!(
+                "vnf-mgmt: heal --phase all rebuilds the VM through OpenStack and needs --os-cloud/--stack (not yet supported); with a static inventory run --phase start, rebuild the VM and update the inventory, then --phase end"
+            );
+            return Ok(ExitCode::from(exit::USAGE_OR_IO));
+        }
+    };
+    let planned = match plan_heal(&plan_input(&a.run.input), phase) {
+        Ok((_, p)) => p,
+        Err(e) => return driver_failure(e),
+    };
+    run_planned(&a.run, &planned)
+}
+
+/// Executes a plan with the execution options of `a`; prints the summary.
+fn run_planned(
+    a: &InstantiateArgs,
+    planned: &mgmt_driver::planner::Planned,
+) -> anyhow::Result<ExitCode> {
+    use mgmt_driver::events::{EventSink, Fanout, JsonLines};
     if let Some(path) = &a.plan_out {
         std::fs::write(path, planned.plan.to_json())
             .map_err(|e| anyhow::anyhow!("cannot write plan {}: {e}", path.display()))?;
@@ -262,13 +304,16 @@ fn instantiate(a: InstantiateArgs) -> anyhow::Result<ExitCode> {
         eprintln!("vnf-mgmt: warning: Ctrl-C will not cancel cleanly: {e}");
     }
     let state_dir = a.state_dir.clone().unwrap_or_else(default_state_dir);
-    match mgmt_driver::driver::execute(&planned, &state_dir, &opts, &events) {
+    match mgmt_driver::driver::execute(planned, &state_dir, &opts, &events) {
         Ok(summary) => {
             let mut out = std::io::stdout().lock();
             writeln!(
                 out,
-                "instantiate of {} done: {} step(s) run, {} skipped",
-                planned.plan.vnf_instance_id, summary.executed, summary.skipped
+                "{} of {} done: {} step(s) run, {} skipped",
+                planned.plan.operation.as_str(),
+                planned.plan.vnf_instance_id,
+                summary.executed,
+                summary.skipped
             )?;
             for (host, what) in &summary.trusted_on_first_use {
                 writeln!(out, "trusted the host key of {host} on first use: {what}")?;
