@@ -6,12 +6,12 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use vnf_lab::{Lab, LabSpec};
 
-const VOL: &str = "0b7e8e4c-3f0f-4c43-9d8e-2c0f6f1f0a11";
-const SENTINEL: &str = "Sentinel-Pw-7f3a9c";
-const EXPORTS: [&str; 2] = ["/volume/nfs/pv1", "/volume/nfs/pv2"];
+pub(crate) const VOL: &str = "0b7e8e4c-3f0f-4c43-9d8e-2c0f6f1f0a11";
+pub(crate) const SENTINEL: &str = "Sentinel-Pw-7f3a9c";
+pub(crate) const EXPORTS: [&str; 2] = ["/volume/nfs/pv1", "/volume/nfs/pv2"];
 
-struct Setup {
-    lab: Lab,
+pub(crate) struct Setup {
+    pub(crate) lab: Lab,
     dir: tempfile::TempDir,
     with_master: bool,
 }
@@ -22,7 +22,7 @@ impl Setup {
     }
 
     /// Storage host s1 (with a volume), worker w1 and, `with_master`, master m1.
-    fn up_with(with_master: bool) -> Setup {
+    pub(crate) fn up_with(with_master: bool) -> Setup {
         Setup::up_with_key(with_master, None)
     }
 
@@ -58,11 +58,11 @@ impl Setup {
         s
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
-    fn write_inventory(&self) {
+    pub(crate) fn write_inventory(&self) {
         let s1 = self.lab.host("s1").expect("s1").ip;
         let w1 = self.lab.host("w1").expect("w1").ip;
         let mut inv = format!(
@@ -104,7 +104,7 @@ impl Setup {
         .expect("write request");
     }
 
-    fn instantiate_cmd(&self, request: &str, extra: &[&str]) -> Command {
+    pub(crate) fn instantiate_cmd(&self, request: &str, extra: &[&str]) -> Command {
         let mut c = vnf_mgmt();
         c.arg("instantiate")
             .arg(SAMPLE_PKG)
@@ -131,22 +131,22 @@ impl Setup {
         c
     }
 
-    fn known_hosts_args(&self) -> Vec<String> {
+    pub(crate) fn known_hosts_args(&self) -> Vec<String> {
         vec![
             "--known-hosts".into(),
             self.path("known_hosts").display().to_string(),
         ]
     }
 
-    fn events(&self) -> String {
+    pub(crate) fn events(&self) -> String {
         std::fs::read_to_string(self.path("events.jsonl")).unwrap_or_default()
     }
 
-    fn s1(&self, argv: &[&str]) -> String {
+    pub(crate) fn s1(&self, argv: &[&str]) -> String {
         self.lab.exec_ok("s1", argv).expect("exec on s1")
     }
 
-    fn uuid(&self) -> String {
+    pub(crate) fn uuid(&self) -> String {
         self.s1(&["blkid", "-o", "value", "-s", "UUID", "/dev/vdb"])
             .trim()
             .to_string()
@@ -168,13 +168,13 @@ impl Setup {
     }
 }
 
-fn run_ok(cmd: &mut Command) -> Output {
+pub(crate) fn run_ok(cmd: &mut Command) -> Output {
     let o = cmd.output().expect("vnf-mgmt runs");
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     o
 }
 
-fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
@@ -563,7 +563,7 @@ fn bad_request_is_rejected_before_any_connection() {
 }
 
 /// The kube-emu binary the fixture runs on the masters (built on demand).
-fn ensure_kube_emu_bin() {
+pub(crate) fn ensure_kube_emu_bin() {
     if kube_emu::harness::find_bin().is_ok() {
         return;
     }

@@ -4,6 +4,7 @@ mod util;
 
 mod error_codes;
 mod invalid_samples;
+mod lab_heal;
 mod lab_instantiate;
 mod plan_cli;
 mod validate_cli;
