@@ -75,3 +75,56 @@ fn inventory_and_fit_errors_exit_1_with_their_code() {
         assert!(o.stdout.is_empty(), "{code}: no plan on error");
     }
 }
+
+fn plan_heal(phase: &str, format: &str) -> std::process::Output {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let inv = dir.path().join("inv.yaml");
+    std::fs::write(&inv, INV).expect("write inventory");
+    run(vnf_mgmt()
+        .args([
+            "plan", "heal", "--phase", phase, SAMPLE_PKG, "-r", REQ, "-i",
+        ])
+        .arg(&inv)
+        .args([
+            "--vnf-instance-id",
+            "vnf-1",
+            "--no-digests",
+            "--format",
+            format,
+        ]))
+}
+
+#[test]
+fn plan_heal_prints_each_phase() {
+    let o = plan_heal("start", "text");
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.starts_with("plan heal_start for VNF instance vnf-1"),
+        "{out}"
+    );
+    assert!(
+        out.contains("m1/pv-delete: kube delete PersistentVolumes labelled vnf-mgmt.io/vnf-instance-id=vnf-1 and nfs-pv1, nfs-pv2"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("s1/"),
+        "heal_start does not touch the storage server: {out}"
+    );
+
+    let o = plan_heal("end", "json");
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let plan: serde_json::Value = serde_json::from_slice(&o.stdout).expect("plan JSON");
+    assert_eq!(plan["operation"], "heal_end");
+    let ids: Vec<&str> = plan["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter_map(|s| s["id"].as_str())
+        .collect();
+    assert!(ids.contains(&"s1/volume/storage_server_volume"), "{ids:?}");
+    assert!(ids.contains(&"m1/pv/nfs-pv1"), "{ids:?}");
+    assert!(!ids.contains(&"m1/nfs-client"), "{ids:?}");
+    // Deterministic.
+    assert_eq!(plan_heal("end", "json").stdout, o.stdout);
+}
