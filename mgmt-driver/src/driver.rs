@@ -28,6 +28,7 @@ pub fn all_codes() -> Vec<vnf_package::Code> {
     v.extend_from_slice(crate::inventory::codes::ALL);
     v.extend_from_slice(crate::planner::codes::ALL);
     v.extend_from_slice(crate::exec::codes::ALL);
+    v.extend(crate::openstack::all_codes());
     v
 }
 

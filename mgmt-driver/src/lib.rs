@@ -6,6 +6,7 @@
 //!
 //! The `vnf-mgmt` binary (feature `cli`) is a thin layer over this library.
 
+pub mod clouds;
 pub mod driver;
 pub mod events;
 pub mod exec;
@@ -13,6 +14,7 @@ pub mod hot;
 pub mod inventory;
 pub mod journal;
 pub mod kube;
+pub mod openstack;
 pub mod plan;
 pub mod planner;
 pub mod scripts;

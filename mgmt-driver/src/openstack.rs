@@ -1,0 +1,912 @@
+//! OpenStack discovery: Keystone v3 token → Heat stack resources → [`Topology`].
+//!
+//! The walk follows Tacker's driver: the top stack → the group named by `aspect_id` →
+//! its member stacks → the resources named by `ssh_cp_name` / `nic_cp_name` (a floating
+//! IP is preferred for SSH when the resource has one); without `aspect_id` the ports are
+//! in the top stack. The storage server's ports and its `volume_resource_id` volumes are
+//! in the top stack (Cinder id = the volume's `physical_resource_id`, device from
+//! `attachments[0].device`). The cluster endpoint is the `cluster_cp_name` port: in the
+//! top stack when there is more than one master, else in the master's member stack.
+//! Each server (found through its port's `device_id`) is a node named by its Nova name,
+//! with the server id as resource id; its SSH host keys are pinned from the Nova console
+//! log (`-----BEGIN SSH HOST KEY KEYS-----` block) when present.
+//!
+//! HTTP is async reqwest on the library's runtime ([`crate::kube::runtime`]); an
+//! expired token (401) is renewed once. Secrets never appear in errors or logs.
+
+use crate::clouds::{Auth, Credential};
+use crate::secret::Secret;
+use crate::topology::{Node, Role, SshEndpoint, Topology, Volume};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::Duration;
+use vnf_package::request::model::K8sClusterInstallationParam;
+
+/// Error codes of OpenStack discovery.
+pub mod codes {
+    vnf_package::codes! {
+        /// Keystone refused the credentials (or a renewed token was refused again).
+        AUTH_FAILED = "driver.discovery.auth_failed";
+        /// The Keystone catalog has no endpoint for a needed service (type, interface, region).
+        ENDPOINT_MISSING = "driver.discovery.endpoint_missing";
+        /// The Heat stack (by name or id) does not exist.
+        STACK_NOT_FOUND = "driver.discovery.stack_not_found";
+        /// A resource the request names (group, port, volume, server) is not in the stack.
+        RESOURCE_MISSING = "driver.discovery.resource_missing";
+        /// An OpenStack API call failed (unreachable, unexpected status or body).
+        API = "driver.discovery.api";
+    }
+}
+
+/// All codes of discovery (credentials and API).
+pub fn all_codes() -> Vec<vnf_package::Code> {
+    let mut v = crate::clouds::codes::ALL.to_vec();
+    v.extend_from_slice(codes::ALL);
+    v
+}
+
+/// Why discovery failed. The message never contains a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {message}", code.id)]
+pub struct DiscoveryError {
+    /// The stable code.
+    pub code: vnf_package::Code,
+    /// What failed, naming the stack, resource, URL or credential origin.
+    pub message: String,
+}
+
+impl From<crate::clouds::ConfigError> for DiscoveryError {
+    fn from(e: crate::clouds::ConfigError) -> Self {
+        DiscoveryError {
+            code: crate::clouds::codes::CONFIG,
+            message: e.message,
+        }
+    }
+}
+
+fn err(code: vnf_package::Code, message: impl Into<String>) -> DiscoveryError {
+    DiscoveryError {
+        code,
+        message: message.into(),
+    }
+}
+
+/// Discovery knobs.
+#[derive(Debug, Clone)]
+pub struct DiscoverOptions {
+    /// Pin host keys from the Nova console log (default true).
+    pub pin_host_keys: bool,
+    /// SSH port of every node (default 22).
+    pub ssh_port: u16,
+    /// Timeout of each HTTP request (default 60 s).
+    pub request_timeout: Duration,
+}
+
+impl Default for DiscoverOptions {
+    fn default() -> Self {
+        DiscoverOptions {
+            pin_host_keys: true,
+            ssh_port: 22,
+            request_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// An authenticated OpenStack session (token + catalog), renewed on 401.
+pub struct Session {
+    http: reqwest::Client,
+    auth: Auth,
+    token: Option<Secret>,
+    catalog: Value,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("auth_url", &self.auth.auth_url)
+            .field("origin", &self.auth.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Discovers the topology of `stack` (name or id) for the request's installation
+/// parameters: a blocking wrapper over [`Session`] on the library's runtime.
+pub fn discover(
+    auth: &Auth,
+    stack: &str,
+    params: &K8sClusterInstallationParam,
+    opts: &DiscoverOptions,
+) -> Result<Topology, DiscoveryError> {
+    let rt = crate::kube::runtime().map_err(|e| err(codes::API, e))?;
+    rt.block_on(async {
+        let mut s = Session::connect(auth.clone(), opts).await?;
+        s.discover(stack, params, opts).await
+    })
+}
+
+fn keystone_base(auth_url: &str) -> String {
+    let u = auth_url.trim_end_matches('/');
+    if u.ends_with("/v3") {
+        u.to_string()
+    } else {
+        format!("{u}/v3")
+    }
+}
+
+fn auth_body(auth: &Auth) -> Value {
+    let domain = |name: &Option<String>, id: &Option<String>| match (id, name) {
+        (Some(id), _) => Some(json!({"id": id})),
+        (None, Some(name)) => Some(json!({"name": name})),
+        _ => None,
+    };
+    let user =
+        |name: &Option<String>, id: &Option<String>, dn: &Option<String>, di: &Option<String>| {
+            let mut u = serde_json::Map::new();
+            if let Some(id) = id {
+                u.insert("id".into(), json!(id));
+            } else if let Some(n) = name {
+                u.insert("name".into(), json!(n));
+                u.insert(
+                    "domain".into(),
+                    domain(dn, di).unwrap_or_else(|| json!({"id": "default"})),
+                );
+            }
+            u
+        };
+    let identity = match &auth.credential {
+        Credential::Password {
+            username,
+            user_id,
+            user_domain_name,
+            user_domain_id,
+            password,
+        } => {
+            let mut u = user(username, user_id, user_domain_name, user_domain_id);
+            u.insert("password".into(), json!(password.expose()));
+            json!({"methods": ["password"], "password": {"user": u}})
+        }
+        Credential::ApplicationCredential {
+            id,
+            name,
+            username,
+            user_id,
+            user_domain_name,
+            user_domain_id,
+            secret,
+        } => {
+            let mut ac = serde_json::Map::new();
+            if let Some(id) = id {
+                ac.insert("id".into(), json!(id));
+            } else if let Some(n) = name {
+                ac.insert("name".into(), json!(n));
+                ac.insert(
+                    "user".into(),
+                    Value::Object(user(username, user_id, user_domain_name, user_domain_id)),
+                );
+            }
+            ac.insert("secret".into(), json!(secret.expose()));
+            json!({"methods": ["application_credential"], "application_credential": ac})
+        }
+    };
+    let mut a = json!({"identity": identity});
+    let is_app_cred = matches!(auth.credential, Credential::ApplicationCredential { .. });
+    if !is_app_cred {
+        if let Some(id) = &auth.project_id {
+            a["scope"] = json!({"project": {"id": id}});
+        } else if let Some(name) = &auth.project_name {
+            let d = domain(&auth.project_domain_name, &auth.project_domain_id)
+                .unwrap_or_else(|| json!({"id": "default"}));
+            a["scope"] = json!({"project": {"name": name, "domain": d}});
+        }
+    }
+    json!({"auth": a})
+}
+
+/// Keystone's or a service's error message from an error body, if any.
+fn error_message(body: &Value) -> String {
+    body.pointer("/error/message")
+        .or_else(|| body.pointer("/explanation"))
+        .or_else(|| body.pointer("/message"))
+        .and_then(Value::as_str)
+        .map(|s| s.chars().take(300).collect())
+        .unwrap_or_default()
+}
+
+impl Session {
+    /// Gets a token from Keystone (the catalog comes with it).
+    pub async fn connect(auth: Auth, opts: &DiscoverOptions) -> Result<Session, DiscoveryError> {
+        let http = reqwest::Client::builder()
+            .timeout(opts.request_timeout)
+            .build()
+            .map_err(|e| err(codes::API, format!("cannot build the HTTP client: {e}")))?;
+        let mut s = Session {
+            http,
+            auth,
+            token: None,
+            catalog: Value::Null,
+        };
+        s.authenticate().await?;
+        Ok(s)
+    }
+
+    async fn authenticate(&mut self) -> Result<(), DiscoveryError> {
+        let url = format!("{}/auth/tokens", keystone_base(&self.auth.auth_url));
+        let resp = self
+            .http
+            .post(&url)
+            .json(&auth_body(&self.auth))
+            .send()
+            .await
+            .map_err(|e| {
+                err(
+                    codes::API,
+                    format!("Keystone {url} unreachable: {}", e.without_url()),
+                )
+            })?;
+        let status = resp.status();
+        let token = resp
+            .headers()
+            .get("X-Subject-Token")
+            .and_then(|v| v.to_str().ok())
+            .map(Secret::new);
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+            return Err(err(
+                codes::AUTH_FAILED,
+                format!(
+                    "Keystone {url} refused the credentials of {} (HTTP {}): {}",
+                    self.auth.origin,
+                    status.as_u16(),
+                    error_message(&body)
+                ),
+            ));
+        }
+        if !status.is_success() {
+            return Err(err(
+                codes::API,
+                format!(
+                    "Keystone {url}: HTTP {}: {}",
+                    status.as_u16(),
+                    error_message(&body)
+                ),
+            ));
+        }
+        let Some(token) = token else {
+            return Err(err(
+                codes::API,
+                format!("Keystone {url}: no X-Subject-Token in the response"),
+            ));
+        };
+        self.token = Some(token);
+        self.catalog = body
+            .pointer("/token/catalog")
+            .cloned()
+            .unwrap_or(Value::Null);
+        tracing::debug!(auth_url = %self.auth.auth_url, "authenticated");
+        Ok(())
+    }
+
+    /// The endpoint URL of the first catalog service of one of `types`, for the
+    /// configured interface and region.
+    pub fn endpoint(&self, types: &[&str]) -> Result<String, DiscoveryError> {
+        let services = self.catalog.as_array().map(Vec::as_slice).unwrap_or(&[]);
+        for ty in types {
+            for s in services.iter().filter(|s| s["type"] == *ty) {
+                let eps = s["endpoints"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+                let found = eps.iter().find(|e| {
+                    e["interface"] == self.auth.interface.as_str()
+                        && self
+                            .auth
+                            .region
+                            .as_deref()
+                            .is_none_or(|r| e["region"] == r || e["region_id"] == r)
+                });
+                if let Some(url) = found.and_then(|e| e["url"].as_str()) {
+                    return Ok(url.trim_end_matches('/').to_string());
+                }
+            }
+        }
+        Err(err(
+            codes::ENDPOINT_MISSING,
+            format!(
+                "no {} endpoint of interface {}{} in the catalog of {}",
+                types.join("/"),
+                self.auth.interface,
+                self.auth
+                    .region
+                    .as_deref()
+                    .map(|r| format!(" in region {r}"))
+                    .unwrap_or_default(),
+                self.auth.auth_url
+            ),
+        ))
+    }
+
+    /// Sends a request with the token; on 401 re-authenticates once and retries.
+    /// Returns the status and the JSON body (`null` when empty or not JSON).
+    pub async fn call(
+        &mut self,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<&Value>,
+    ) -> Result<(u16, Value), DiscoveryError> {
+        for attempt in 0..2 {
+            let token = self.token.as_ref().map(Secret::expose).unwrap_or_default();
+            let mut req = self
+                .http
+                .request(method.clone(), url)
+                .header("X-Auth-Token", token)
+                .header("Accept", "application/json");
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            let resp = req
+                .send()
+                .await
+                .map_err(|e| err(codes::API, format!("{method} {url}: {}", e.without_url())))?;
+            let status = resp.status().as_u16();
+            let v: Value = resp.json().await.unwrap_or(Value::Null);
+            if status == 401 {
+                if attempt == 0 {
+                    tracing::debug!(%url, "token rejected; re-authenticating");
+                    self.authenticate().await?;
+                    continue;
+                }
+                return Err(err(
+                    codes::AUTH_FAILED,
+                    format!("{method} {url}: HTTP 401 with a fresh token"),
+                ));
+            }
+            return Ok((status, v));
+        }
+        Err(err(codes::API, format!("{method} {url}: no response")))
+    }
+
+    async fn get_ok(&mut self, url: &str) -> Result<Value, DiscoveryError> {
+        let (s, v) = self.call(reqwest::Method::GET, url, None).await?;
+        if !(200..300).contains(&s) {
+            return Err(err(
+                codes::API,
+                format!("GET {url}: HTTP {s}: {}", error_message(&v)),
+            ));
+        }
+        Ok(v)
+    }
+
+    /// Resolves a stack name or id to its `stacks/{name}/{id}` URL.
+    async fn stack_url(&mut self, heat: &str, stack: &str) -> Result<String, DiscoveryError> {
+        let url = format!("{heat}/stacks/{stack}");
+        let (s, v) = self.call(reqwest::Method::GET, &url, None).await?;
+        if s == 404 {
+            return Err(err(
+                codes::STACK_NOT_FOUND,
+                format!("stack {stack:?} not found ({url})"),
+            ));
+        }
+        if !(200..300).contains(&s) {
+            return Err(err(
+                codes::API,
+                format!("GET {url}: HTTP {s}: {}", error_message(&v)),
+            ));
+        }
+        let (Some(name), Some(id)) = (
+            v.pointer("/stack/stack_name").and_then(Value::as_str),
+            v.pointer("/stack/id").and_then(Value::as_str),
+        ) else {
+            return Err(err(codes::API, format!("GET {url}: no stack name/id")));
+        };
+        if v.pointer("/stack/stack_status").and_then(Value::as_str) == Some("DELETE_COMPLETE") {
+            return Err(err(
+                codes::STACK_NOT_FOUND,
+                format!("stack {stack:?} is deleted"),
+            ));
+        }
+        Ok(format!("{heat}/stacks/{name}/{id}"))
+    }
+
+    async fn resources(&mut self, stack_url: &str) -> Result<Vec<Value>, DiscoveryError> {
+        let v = self.get_ok(&format!("{stack_url}/resources")).await?;
+        Ok(v["resources"].as_array().cloned().unwrap_or_default())
+    }
+
+    async fn console_host_keys(
+        &mut self,
+        nova: &str,
+        server_id: &str,
+    ) -> Result<Vec<String>, DiscoveryError> {
+        let url = format!("{nova}/servers/{server_id}/action");
+        let (s, v) = self
+            .call(
+                reqwest::Method::POST,
+                &url,
+                Some(&json!({"os-getConsoleOutput": {}})),
+            )
+            .await?;
+        if !(200..300).contains(&s) {
+            tracing::warn!(%url, status = s, "console log unavailable; host keys not pinned");
+            return Ok(vec![]);
+        }
+        Ok(parse_console_host_keys(
+            v["output"].as_str().unwrap_or_default(),
+        ))
+    }
+
+    /// Walks the stack and builds the topology.
+    pub async fn discover(
+        &mut self,
+        stack: &str,
+        params: &K8sClusterInstallationParam,
+        opts: &DiscoverOptions,
+    ) -> Result<Topology, DiscoveryError> {
+        let heat = self.endpoint(&["orchestration"])?;
+        let nova = self.endpoint(&["compute"])?;
+        let top_url = self.stack_url(&heat, stack).await?;
+        let stack_id = top_url.rsplit('/').next().unwrap_or(stack).to_string();
+        let top = Level::load(self, &top_url, format!("stack {stack}")).await?;
+
+        let mut found: Vec<Found> = Vec::new();
+        let m = &params.master_node;
+        let masters = self
+            .role_levels(&heat, &top, m.aspect_id.as_deref())
+            .await?;
+        for lvl in &masters {
+            let f = self
+                .node_at(lvl, Role::Master, &m.ssh_cp_name, m.nic_cp_name.as_deref())
+                .await?;
+            found.push(f);
+        }
+        let w = &params.worker_node;
+        for lvl in self
+            .role_levels(&heat, &top, w.aspect_id.as_deref())
+            .await?
+        {
+            let f = self
+                .node_at(&lvl, Role::Worker, &w.ssh_cp_name, w.nic_cp_name.as_deref())
+                .await?;
+            found.push(f);
+        }
+        if let Some(ss) = &params.storage_server {
+            let mut f = self
+                .node_at(
+                    &top,
+                    Role::Storage,
+                    &ss.ssh_cp_name,
+                    ss.nic_cp_name.as_deref(),
+                )
+                .await?;
+            for v in &ss.cinder_volume_setup_params {
+                let name = &v.volume_resource_id;
+                let r = top.resource(name, "volume_resource_id")?;
+                let cinder_id = r["physical_resource_id"]
+                    .as_str()
+                    .filter(|s| !s.is_empty())
+                    .ok_or_else(|| {
+                        err(
+                            codes::RESOURCE_MISSING,
+                            format!("volume {name} in {} has no physical id", top.what),
+                        )
+                    })?
+                    .to_string();
+                let attrs = self.attributes(&top, name).await?;
+                let device = attrs
+                    .pointer("/attachments/0/device")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                f.volumes.insert(name.clone(), Volume { cinder_id, device });
+            }
+            found.push(f);
+        }
+
+        // Cluster endpoint: the VIP port in the top stack with >1 master, else the
+        // master member's own port.
+        let cluster_level = if masters.len() > 1 {
+            Some(&top)
+        } else {
+            masters.first()
+        };
+        let cluster_endpoint;
+        if let Some(lvl) = cluster_level
+            && lvl.has(&m.cluster_cp_name)
+        {
+            let a = self.attributes(lvl, &m.cluster_cp_name).await?;
+            let ip = fixed_ip(&a).ok_or_else(|| {
+                err(
+                    codes::RESOURCE_MISSING,
+                    format!(
+                        "cluster_cp_name {} in {} has no fixed IP",
+                        m.cluster_cp_name, lvl.what
+                    ),
+                )
+            })?;
+            cluster_endpoint = Some(match ip {
+                IpAddr::V4(a) => format!("https://{a}:6443"),
+                IpAddr::V6(a) => format!("https://[{a}]:6443"),
+            });
+        } else {
+            return Err(err(
+                codes::RESOURCE_MISSING,
+                format!(
+                    "cluster_cp_name {} not found in {}",
+                    m.cluster_cp_name,
+                    cluster_level
+                        .map(|l| l.what.as_str())
+                        .unwrap_or("the stack")
+                ),
+            ));
+        }
+
+        let mut nodes = Vec::new();
+        for f in found {
+            let server = self
+                .get_ok(&format!("{nova}/servers/{}", f.server_id))
+                .await?;
+            let name = server
+                .pointer("/server/name")
+                .and_then(Value::as_str)
+                .unwrap_or(&f.server_id)
+                .to_string();
+            let host_keys = if opts.pin_host_keys {
+                self.console_host_keys(&nova, &f.server_id).await?
+            } else {
+                vec![]
+            };
+            nodes.push(Node {
+                name,
+                role: f.role,
+                ssh: SshEndpoint {
+                    host: f.ssh.to_string(),
+                    port: opts.ssh_port,
+                },
+                nic: Some(f.nic),
+                resource_id: Some(f.server_id),
+                ports: f.ports,
+                volumes: f.volumes,
+                host_keys,
+            });
+        }
+        Ok(Topology {
+            source: format!("openstack:{stack_id}"),
+            cluster_endpoint,
+            nodes,
+        })
+    }
+
+    /// The levels holding one node each: the members of the group `aspect_id`, or the
+    /// top stack itself without an aspect.
+    async fn role_levels(
+        &mut self,
+        heat: &str,
+        top: &Level,
+        aspect_id: Option<&str>,
+    ) -> Result<Vec<Level>, DiscoveryError> {
+        let Some(aspect) = aspect_id else {
+            return Ok(vec![top.clone()]);
+        };
+        let group = top.resource(aspect, "aspect_id (scaling group)")?;
+        let gid = group["physical_resource_id"].as_str().unwrap_or_default();
+        let gurl = match nested_link(group) {
+            Some(u) => u,
+            None if !gid.is_empty() => self.stack_url(heat, gid).await?,
+            None => {
+                return Err(err(
+                    codes::RESOURCE_MISSING,
+                    format!("group {aspect} in {} has no nested stack", top.what),
+                ));
+            }
+        };
+        let g = Level::load(self, &gurl, format!("group {aspect}")).await?;
+        let mut out = Vec::new();
+        for member in g.list.clone() {
+            let mname = member["resource_name"].as_str().unwrap_or("?").to_string();
+            let mid = member["physical_resource_id"].as_str().unwrap_or_default();
+            let murl = match nested_link(&member) {
+                Some(u) => u,
+                None if !mid.is_empty() => self.stack_url(heat, mid).await?,
+                None => continue,
+            };
+            out.push(Level::load(self, &murl, format!("member {mname} of group {aspect}")).await?);
+        }
+        Ok(out)
+    }
+
+    async fn attributes(&mut self, lvl: &Level, name: &str) -> Result<Value, DiscoveryError> {
+        let v = self
+            .get_ok(&format!("{}/resources/{name}", lvl.url))
+            .await?;
+        Ok(v.pointer("/resource/attributes")
+            .cloned()
+            .unwrap_or(Value::Null))
+    }
+
+    async fn node_at(
+        &mut self,
+        lvl: &Level,
+        role: Role,
+        ssh_cp: &str,
+        nic_cp: Option<&str>,
+    ) -> Result<Found, DiscoveryError> {
+        let r = role.as_str();
+        lvl.resource(ssh_cp, &format!("{r} ssh_cp_name"))?;
+        let ssh_attrs = self.attributes(lvl, ssh_cp).await?;
+        let ssh_fixed = fixed_ip(&ssh_attrs);
+        let floating = ssh_attrs["floating_ip_address"]
+            .as_str()
+            .and_then(|s| s.parse::<IpAddr>().ok());
+        let ssh = floating.or(ssh_fixed).ok_or_else(|| {
+            err(
+                codes::RESOURCE_MISSING,
+                format!("{r} ssh_cp_name {ssh_cp} in {} has no IP address", lvl.what),
+            )
+        })?;
+        let mut ports = BTreeMap::new();
+        if let Some(ip) = ssh_fixed {
+            ports.insert(ssh_cp.to_string(), ip);
+        }
+        let (nic, nic_attrs) = match nic_cp.filter(|n| *n != ssh_cp) {
+            Some(n) => {
+                lvl.resource(n, &format!("{r} nic_cp_name"))?;
+                let a = self.attributes(lvl, n).await?;
+                let ip = fixed_ip(&a).ok_or_else(|| {
+                    err(
+                        codes::RESOURCE_MISSING,
+                        format!("{r} nic_cp_name {n} in {} has no fixed IP", lvl.what),
+                    )
+                })?;
+                ports.insert(n.to_string(), ip);
+                (ip, a)
+            }
+            None => (ssh_fixed.unwrap_or(ssh), ssh_attrs.clone()),
+        };
+        let server_id = self
+            .server_of(lvl, &nic_attrs, &ssh_attrs)
+            .await?
+            .ok_or_else(|| {
+                err(
+                    codes::RESOURCE_MISSING,
+                    format!("no server behind {r} port {ssh_cp} in {}", lvl.what),
+                )
+            })?;
+        Ok(Found {
+            role,
+            ssh,
+            nic,
+            server_id,
+            ports,
+            volumes: BTreeMap::new(),
+        })
+    }
+
+    /// The Nova server id behind a port (`device_id`, also through a floating IP's
+    /// `port_id`), else the level's only `OS::Nova::Server`.
+    async fn server_of(
+        &mut self,
+        lvl: &Level,
+        nic_attrs: &Value,
+        ssh_attrs: &Value,
+    ) -> Result<Option<String>, DiscoveryError> {
+        for a in [nic_attrs, ssh_attrs] {
+            if let Some(d) = a["device_id"].as_str().filter(|s| !s.is_empty()) {
+                return Ok(Some(d.to_string()));
+            }
+        }
+        if let Some(port_id) = ssh_attrs["port_id"].as_str().filter(|s| !s.is_empty())
+            && let Ok(neutron) = self.endpoint(&["network"])
+        {
+            let url = format!("{neutron}/v2.0/ports/{port_id}");
+            let v = self.get_ok(&url).await?;
+            if let Some(d) = v
+                .pointer("/port/device_id")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+            {
+                return Ok(Some(d.to_string()));
+            }
+        }
+        let servers: Vec<&Value> = lvl
+            .list
+            .iter()
+            .filter(|r| r["resource_type"] == "OS::Nova::Server")
+            .collect();
+        Ok(match servers.as_slice() {
+            [one] => one["physical_resource_id"].as_str().map(str::to_string),
+            _ => None,
+        })
+    }
+}
+
+/// One stack level (top, group or member) and its resources.
+#[derive(Debug, Clone)]
+struct Level {
+    url: String,
+    what: String,
+    list: Vec<Value>,
+}
+
+impl Level {
+    async fn load(s: &mut Session, url: &str, what: String) -> Result<Level, DiscoveryError> {
+        let list = s.resources(url).await?;
+        Ok(Level {
+            url: url.to_string(),
+            what,
+            list,
+        })
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.list.iter().any(|r| r["resource_name"] == name)
+    }
+
+    fn resource(&self, name: &str, role: &str) -> Result<&Value, DiscoveryError> {
+        self.list
+            .iter()
+            .find(|r| r["resource_name"] == name)
+            .ok_or_else(|| {
+                err(
+                    codes::RESOURCE_MISSING,
+                    format!(
+                        "resource {name} ({role}) not found in {} (resources: {})",
+                        self.what,
+                        self.list
+                            .iter()
+                            .filter_map(|r| r["resource_name"].as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            })
+    }
+}
+
+/// What one node's ports yielded.
+struct Found {
+    role: Role,
+    ssh: IpAddr,
+    nic: IpAddr,
+    server_id: String,
+    ports: BTreeMap<String, IpAddr>,
+    volumes: BTreeMap<String, Volume>,
+}
+
+fn nested_link(r: &Value) -> Option<String> {
+    r["links"]
+        .as_array()?
+        .iter()
+        .find(|l| l["rel"] == "nested")?["href"]
+        .as_str()
+        .map(|s| s.trim_end_matches('/').to_string())
+}
+
+/// A port's `fixed_ips[0].ip_address`, or a floating IP's `fixed_ip_address`.
+fn fixed_ip(attrs: &Value) -> Option<IpAddr> {
+    attrs
+        .pointer("/fixed_ips/0/ip_address")
+        .or_else(|| attrs.get("fixed_ip_address"))
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse().ok())
+}
+
+/// The public host keys between `-----BEGIN SSH HOST KEY KEYS-----` and
+/// `-----END SSH HOST KEY KEYS-----` of a console log (cloud-init's block), as
+/// `type base64 [comment]` lines. Empty when there is no complete block.
+pub fn parse_console_host_keys(console: &str) -> Vec<String> {
+    const BEGIN: &str = "-----BEGIN SSH HOST KEY KEYS-----";
+    const END: &str = "-----END SSH HOST KEY KEYS-----";
+    let Some(start) = console.find(BEGIN) else {
+        return vec![];
+    };
+    let rest = &console[start + BEGIN.len()..];
+    let Some(end) = rest.find(END) else {
+        return vec![];
+    };
+    let mut keys: Vec<String> = Vec::new();
+    for line in rest[..end].lines() {
+        // Console lines may carry a prefix such as "ci-info: " or a timestamp: start at
+        // the key type.
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let Some(i) = words
+            .iter()
+            .position(|w| w.starts_with("ssh-") || w.starts_with("ecdsa-sha2-"))
+        else {
+            continue;
+        };
+        let Some(blob) = words.get(i + 1) else {
+            continue;
+        };
+        let key = words[i..].join(" ");
+        if !blob.is_empty() && !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn console_block_is_parsed_and_other_text_ignored() {
+        let log = "boot...\nssh-rsa AAAAnotinblock x\n-----BEGIN SSH HOST KEY KEYS-----\n\
+                   ecdsa-sha2-nistp256 AAAAE2 root@h\n\r\n[  12.3] ssh-ed25519 AAAAC3 root@h\n\
+                   -----END SSH HOST KEY KEYS-----\nmore\n";
+        assert_eq!(
+            parse_console_host_keys(log),
+            vec![
+                "ecdsa-sha2-nistp256 AAAAE2 root@h".to_string(),
+                "ssh-ed25519 AAAAC3 root@h".to_string()
+            ]
+        );
+        assert!(parse_console_host_keys("no block").is_empty());
+        assert!(
+            parse_console_host_keys("-----BEGIN SSH HOST KEY KEYS-----\nssh-ed25519 AAA\n")
+                .is_empty(),
+            "an unterminated block is not trusted"
+        );
+    }
+
+    fn auth(cred: Credential) -> Auth {
+        Auth {
+            auth_url: "http://k/identity".into(),
+            credential: cred,
+            project_name: Some("p".into()),
+            project_id: None,
+            project_domain_name: Some("D".into()),
+            project_domain_id: None,
+            region: None,
+            interface: "public".into(),
+            origin: "test".into(),
+        }
+    }
+
+    #[test]
+    fn keystone_bodies() {
+        let a = auth(Credential::Password {
+            username: Some("u".into()),
+            user_id: None,
+            user_domain_name: Some("D".into()),
+            user_domain_id: None,
+            password: Secret::new("pw"),
+        });
+        assert_eq!(keystone_base(&a.auth_url), "http://k/identity/v3");
+        assert_eq!(keystone_base("http://k/v3/"), "http://k/v3");
+        let b = auth_body(&a);
+        assert_eq!(
+            b,
+            json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+                "name": "u", "domain": {"name": "D"}, "password": "pw"}}},
+                "scope": {"project": {"name": "p", "domain": {"name": "D"}}}}})
+        );
+        let a = auth(Credential::ApplicationCredential {
+            id: Some("ac".into()),
+            name: None,
+            username: None,
+            user_id: None,
+            user_domain_name: None,
+            user_domain_id: None,
+            secret: Secret::new("s"),
+        });
+        assert_eq!(
+            auth_body(&a),
+            json!({"auth": {"identity": {"methods": ["application_credential"],
+                "application_credential": {"id": "ac", "secret": "s"}}}})
+        );
+    }
+
+    #[test]
+    fn fixed_ip_of_port_and_floating_ip() {
+        assert_eq!(
+            fixed_ip(&json!({"fixed_ips": [{"ip_address": "10.0.0.5"}]})),
+            "10.0.0.5".parse().ok()
+        );
+        assert_eq!(
+            fixed_ip(&json!({"fixed_ip_address": "10.0.0.6", "floating_ip_address": "1.2.3.4"})),
+            "10.0.0.6".parse().ok()
+        );
+        assert_eq!(fixed_ip(&json!({"fixed_ips": []})), None);
+        assert_eq!(
+            fixed_ip(&json!({"fixed_ips": [{"ip_address": "bad"}]})),
+            None
+        );
+    }
+}
