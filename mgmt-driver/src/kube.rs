@@ -209,9 +209,23 @@ pub fn delete_pvs(
             let mut remaining: std::collections::BTreeSet<String> = pvs.keys().cloned().collect();
             let deleted: Vec<String> = remaining.iter().cloned().collect();
             for n in &deleted {
-                match api.delete(n, &DeleteParams::default()).await {
+                // Only the version that was checked: a PV bound meanwhile is not deleted.
+                let dp = DeleteParams {
+                    preconditions: Some(kube::api::Preconditions {
+                        resource_version: pvs.get(n).and_then(|p| p.metadata.resource_version.clone()),
+                        uid: pvs.get(n).and_then(|p| p.metadata.uid.clone()),
+                    }),
+                    ..DeleteParams::default()
+                };
+                match api.delete(n, &dp).await {
                     Ok(_) => {}
                     Err(kube::Error::Api(s)) if s.code == 404 => {}
+                    Err(kube::Error::Api(s)) if s.code == 409 => {
+                        return Err(KubeError::Api(format!(
+                            "PersistentVolume {n} changed after it was checked (bound meanwhile?), not deleted; run heal_start again: {}",
+                            s.message
+                        )));
+                    }
                     Err(e) => {
                         return Err(KubeError::Api(format!("delete PersistentVolume {n}: {e}")));
                     }
