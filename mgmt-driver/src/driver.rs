@@ -59,6 +59,9 @@ pub enum DriverError {
     /// The inventory cannot be loaded.
     #[error(transparent)]
     Inventory(#[from] InventoryError),
+    /// OpenStack discovery failed.
+    #[error(transparent)]
+    Discovery(#[from] crate::openstack::DiscoveryError),
     /// No plan could be made.
     #[error(transparent)]
     Plan(#[from] PlanError),
@@ -77,6 +80,7 @@ impl DriverError {
             DriverError::Read(_) => codes::UNREADABLE.id,
             DriverError::Invalid(_) => codes::INVALID.id,
             DriverError::Inventory(e) => e.code.id,
+            DriverError::Discovery(e) => e.code.id,
             DriverError::Plan(e) => e.code.id,
             DriverError::Journal(_) => crate::exec::codes::JOURNAL.id,
             DriverError::Exec(e) => e.code.id,
@@ -104,7 +108,80 @@ pub struct PlanInput<'a> {
 /// Validates the package and request (nothing is contacted when they are invalid),
 /// loads the inventory and plans the instantiate.
 pub fn plan_instantiate(input: &PlanInput<'_>) -> Result<(Topology, Planned), DriverError> {
-    plan_with(input, crate::planner::instantiate)
+    plan_with(
+        input,
+        crate::planner::instantiate,
+        &TopologySource::Inventory,
+    )
+}
+
+/// Where the topology comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum TopologySource<'a> {
+    /// The static inventory file of [`PlanInput::inventory`].
+    Inventory,
+    /// OpenStack discovery of a Heat stack (see [`crate::openstack`]).
+    OpenStack {
+        /// Cloud name of `clouds.yaml` (else `OS_CLOUD`, the `OS_*` variables, or the
+        /// request's `vimConnectionInfo[].accessInfo`).
+        os_cloud: Option<&'a str>,
+        /// Stack name or id.
+        stack: &'a str,
+    },
+}
+
+/// Like [`plan_instantiate`], with the topology from `source` (`PlanInput::inventory` is
+/// only read for [`TopologySource::Inventory`]).
+pub fn plan_instantiate_from(
+    input: &PlanInput<'_>,
+    source: &TopologySource<'_>,
+) -> Result<(Topology, Planned), DriverError> {
+    plan_with(input, crate::planner::instantiate, source)
+}
+
+/// Validates the package and request, then discovers the topology from OpenStack
+/// (credentials as for [`TopologySource::OpenStack`]).
+pub fn discover(
+    package: &Path,
+    request: &Path,
+    verify_digests: bool,
+    os_cloud: Option<&str>,
+    stack: &str,
+) -> Result<Topology, DriverError> {
+    let request_model = validated_request(package, request, verify_digests)?.0;
+    Ok(crate::openstack::discover_for_request(
+        os_cloud,
+        stack,
+        &request_model,
+        &crate::openstack::DiscoverOptions::default(),
+    )?)
+}
+
+fn validated_request(
+    package: &Path,
+    request: &Path,
+    verify_digests: bool,
+) -> Result<
+    (
+        vnf_package::request::InstantiateVnfRequest,
+        crate::validate::Validated,
+    ),
+    DriverError,
+> {
+    let v = crate::validate::validate(
+        package,
+        Some(request),
+        &crate::validate::Options { verify_digests },
+    )?;
+    match (&v.inner.request, v.report.has_errors()) {
+        (Some(r), false) => Ok((r.clone(), v)),
+        _ => Err(Invalid {
+            what: format!("{} with request {}", package.display(), request.display()),
+            errors: v.report.count(vnf_package::Severity::Error).max(1),
+            report: v.report,
+        }
+        .into()),
+    }
 }
 
 /// Which half of a heal of the storage server.
@@ -121,9 +198,18 @@ pub fn plan_heal(
     input: &PlanInput<'_>,
     phase: HealPhase,
 ) -> Result<(Topology, Planned), DriverError> {
+    plan_heal_from(input, phase, &TopologySource::Inventory)
+}
+
+/// Like [`plan_heal`], with the topology from `source`.
+pub fn plan_heal_from(
+    input: &PlanInput<'_>,
+    phase: HealPhase,
+    source: &TopologySource<'_>,
+) -> Result<(Topology, Planned), DriverError> {
     match phase {
-        HealPhase::Start => plan_with(input, crate::planner::heal_start),
-        HealPhase::End => plan_with(input, crate::planner::heal_end),
+        HealPhase::Start => plan_with(input, crate::planner::heal_start, source),
+        HealPhase::End => plan_with(input, crate::planner::heal_end, source),
     }
 }
 
@@ -135,7 +221,11 @@ type PlanFn = fn(
     &PlanOptions,
 ) -> Result<Planned, PlanError>;
 
-fn plan_with(input: &PlanInput<'_>, f: PlanFn) -> Result<(Topology, Planned), DriverError> {
+fn plan_with(
+    input: &PlanInput<'_>,
+    f: PlanFn,
+    source: &TopologySource<'_>,
+) -> Result<(Topology, Planned), DriverError> {
     let v = crate::validate::validate(
         input.package,
         Some(input.request),
@@ -158,7 +248,15 @@ fn plan_with(input: &PlanInput<'_>, f: PlanFn) -> Result<(Topology, Planned), Dr
             .into());
         }
     };
-    let topology = crate::inventory::load(input.inventory)?;
+    let topology = match source {
+        TopologySource::Inventory => crate::inventory::load(input.inventory)?,
+        TopologySource::OpenStack { os_cloud, stack } => crate::openstack::discover_for_request(
+            *os_cloud,
+            stack,
+            &request,
+            &crate::openstack::DiscoverOptions::default(),
+        )?,
+    };
     let Some(package) = &v.inner.package else {
         return Err(Invalid {
             what: input.package.display().to_string(),

@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
+use vnf_package::request::InstantiateVnfRequest;
 use vnf_package::request::model::K8sClusterInstallationParam;
 
 /// Error codes of OpenStack discovery.
@@ -36,6 +37,8 @@ pub mod codes {
         RESOURCE_MISSING = "driver.discovery.resource_missing";
         /// An OpenStack API call failed (unreachable, unexpected status or body).
         API = "driver.discovery.api";
+        /// The request lacks what discovery needs (`additionalParams.k8s_cluster_installation_param`).
+        REQUEST = "driver.discovery.request";
     }
 }
 
@@ -123,6 +126,50 @@ pub fn discover(
         let mut s = Session::connect(auth.clone(), opts).await?;
         s.discover(stack, params, opts).await
     })
+}
+
+/// The credentials for discovery, in this order: `os_cloud` or `OS_CLOUD` (a
+/// `clouds.yaml` entry), the `OS_*` variables when `OS_AUTH_URL` is set, else the first
+/// `vimConnectionInfo[]` of the request with an `accessInfo`.
+pub fn auth_for(
+    os_cloud: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+    request: &InstantiateVnfRequest,
+) -> Result<Auth, DiscoveryError> {
+    let configured = os_cloud.is_some()
+        || env("OS_CLOUD").is_some_and(|c| !c.is_empty())
+        || env("OS_AUTH_URL").is_some_and(|c| !c.is_empty());
+    if !configured
+        && let Some((id, access)) = request
+            .vim_connection_info
+            .iter()
+            .find_map(|v| v.access_info.as_ref().map(|a| (v.id.as_str(), a)))
+    {
+        return Ok(crate::clouds::from_access_info(id, access)?);
+    }
+    Ok(crate::clouds::resolve(os_cloud, env)?)
+}
+
+/// Discovers `stack` for a validated request: credentials from [`auth_for`] (process
+/// environment), installation parameters from its `additionalParams`.
+pub fn discover_for_request(
+    os_cloud: Option<&str>,
+    stack: &str,
+    request: &InstantiateVnfRequest,
+    opts: &DiscoverOptions,
+) -> Result<Topology, DiscoveryError> {
+    let params = request
+        .additional_params
+        .as_ref()
+        .and_then(|a| a.k8s_cluster_installation_param.as_ref())
+        .ok_or_else(|| {
+            err(
+                codes::REQUEST,
+                "the request has no additionalParams.k8s_cluster_installation_param",
+            )
+        })?;
+    let auth = auth_for(os_cloud, &crate::clouds::process_env, request)?;
+    discover(&auth, stack, params, opts)
 }
 
 fn keystone_base(auth_url: &str) -> String {

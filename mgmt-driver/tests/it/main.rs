@@ -6,5 +6,6 @@ mod error_codes;
 mod invalid_samples;
 mod lab_heal;
 mod lab_instantiate;
+mod openstack_discovery;
 mod plan_cli;
 mod validate_cli;

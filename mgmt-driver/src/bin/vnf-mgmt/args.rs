@@ -52,6 +52,34 @@ pub enum Command {
     /// keeps its data — and registers the PersistentVolumes with the current address.
     /// Exit status as for instantiate.
     Heal(HealArgs),
+    /// Discover a deployed VNF's topology from OpenStack (Keystone, Heat, Nova): masters,
+    /// workers and the storage server with SSH/NIC addresses, ports, volumes, server ids
+    /// and host keys pinned from the console log. Credentials: --os-cloud / OS_CLOUD
+    /// (clouds.yaml), the OS_* variables, else the request's vimConnectionInfo.
+    /// Exit status: 0 discovered, 1 invalid package or request, 2 discovery failed.
+    Discover(DiscoverArgs),
+}
+
+/// `vnf-mgmt discover`.
+#[derive(Debug, Args)]
+pub struct DiscoverArgs {
+    /// Package directory or .csar/.zip file.
+    pub package: PathBuf,
+    /// Instantiate request JSON (its additionalParams name the groups and ports).
+    #[arg(long, short = 'r')]
+    pub request: PathBuf,
+    /// Cloud of clouds.yaml (default: OS_CLOUD, else the OS_* variables).
+    #[arg(long)]
+    pub os_cloud: Option<String>,
+    /// Heat stack name or id.
+    #[arg(long)]
+    pub stack: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Skip verifying artifact digests while validating the package.
+    #[arg(long)]
+    pub no_digests: bool,
 }
 
 /// Output format.
@@ -170,8 +198,20 @@ pub struct OperationInput {
     #[arg(long, short = 'r')]
     pub request: PathBuf,
     /// Static inventory YAML (hosts with role, SSH and NIC addresses, volumes, ports).
-    #[arg(long, short = 'i')]
-    pub inventory: PathBuf,
+    #[arg(
+        long,
+        short = 'i',
+        required_unless_present = "stack",
+        conflicts_with = "stack"
+    )]
+    pub inventory: Option<PathBuf>,
+    /// Instead of --inventory: discover the topology of this Heat stack (name or id).
+    #[arg(long)]
+    pub stack: Option<String>,
+    /// With --stack: the cloud of clouds.yaml (default: OS_CLOUD, else the OS_*
+    /// variables, else the request's vimConnectionInfo).
+    #[arg(long, requires = "stack")]
+    pub os_cloud: Option<String>,
     /// VNF instance id (keys the journal that lets a failed operation resume).
     #[arg(long)]
     pub vnf_instance_id: String,

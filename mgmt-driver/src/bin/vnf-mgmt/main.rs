@@ -8,8 +8,8 @@ mod exit;
 mod render;
 
 use args::{
-    Cli, Command, Format, HealArgs, HealPhaseArg, HotArgs, InstantiateArgs, OperationInput,
-    PackArgs, PlanArgs, PlanOperation, ValidateArgs,
+    Cli, Command, DiscoverArgs, Format, HealArgs, HealPhaseArg, HotArgs, InstantiateArgs,
+    OperationInput, PackArgs, PlanArgs, PlanOperation, ValidateArgs,
 };
 use clap::Parser;
 use std::io::Write;
@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         Command::Plan(a) => plan(a),
         Command::Instantiate(a) => instantiate(a),
         Command::Heal(a) => heal(a),
+        Command::Discover(a) => discover(a),
     };
     match result {
         Ok(code) => code,
@@ -140,7 +141,7 @@ fn plan_input(i: &OperationInput) -> mgmt_driver::driver::PlanInput<'_> {
     mgmt_driver::driver::PlanInput {
         package: &i.package,
         request: &i.request,
-        inventory: &i.inventory,
+        inventory: i.inventory.as_deref().unwrap_or(std::path::Path::new("")),
         vnf_instance_id: &i.vnf_instance_id,
         verify_digests: !i.no_digests,
         options: mgmt_driver::planner::PlanOptions {
@@ -151,6 +152,82 @@ fn plan_input(i: &OperationInput) -> mgmt_driver::driver::PlanInput<'_> {
             ..Default::default()
         },
     }
+}
+
+/// The topology source of an operation: the inventory, or OpenStack with --stack.
+fn topology_source(i: &OperationInput) -> mgmt_driver::driver::TopologySource<'_> {
+    match &i.stack {
+        Some(stack) => mgmt_driver::driver::TopologySource::OpenStack {
+            os_cloud: i.os_cloud.as_deref(),
+            stack,
+        },
+        None => mgmt_driver::driver::TopologySource::Inventory,
+    }
+}
+
+fn discover(a: DiscoverArgs) -> anyhow::Result<ExitCode> {
+    let topology = match mgmt_driver::driver::discover(
+        &a.package,
+        &a.request,
+        !a.no_digests,
+        a.os_cloud.as_deref(),
+        &a.stack,
+    ) {
+        Ok(t) => t,
+        Err(e) => return driver_failure(e),
+    };
+    let mut out = std::io::stdout().lock();
+    match a.format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, &topology)?;
+            writeln!(out)?;
+        }
+        Format::Text => write!(out, "{}", topology_text(&topology))?,
+    }
+    out.flush()?;
+    Ok(exit::SUCCESS)
+}
+
+/// The topology as text: one block per node.
+fn topology_text(t: &mgmt_driver::topology::Topology) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let _ = writeln!(s, "source: {}", t.source);
+    if let Some(e) = &t.cluster_endpoint {
+        let _ = writeln!(s, "cluster endpoint: {e}");
+    }
+    for n in &t.nodes {
+        let _ = writeln!(
+            s,
+            "{} {} ssh {}:{}{}",
+            n.role.as_str(),
+            n.name,
+            n.ssh.host,
+            n.ssh.port,
+            n.nic.map(|a| format!(" nic {a}")).unwrap_or_default()
+        );
+        if let Some(r) = &n.resource_id {
+            let _ = writeln!(s, "  server {r}");
+        }
+        for (cp, ip) in &n.ports {
+            let _ = writeln!(s, "  port {cp} {ip}");
+        }
+        for (name, v) in &n.volumes {
+            let _ = writeln!(
+                s,
+                "  volume {name} {}{}",
+                v.cinder_id,
+                v.device
+                    .as_deref()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default()
+            );
+        }
+        for k in &n.host_keys {
+            let _ = writeln!(s, "  host key {k}");
+        }
+    }
+    s
 }
 
 /// Prints an engine error; invalid input also gets its findings. Returns the exit code.
@@ -185,12 +262,17 @@ fn driver_failure(e: mgmt_driver::driver::DriverError) -> anyhow::Result<ExitCod
 }
 
 fn plan(a: PlanArgs) -> anyhow::Result<ExitCode> {
-    use mgmt_driver::driver::{HealPhase, plan_heal, plan_instantiate};
+    use mgmt_driver::driver::{HealPhase, plan_heal_from, plan_instantiate_from};
     let input = plan_input(&a.input);
+    let src = topology_source(&a.input);
     let result = match (a.operation, a.phase) {
-        (PlanOperation::Instantiate, None) => plan_instantiate(&input),
-        (PlanOperation::Heal, Some(HealPhaseArg::Start)) => plan_heal(&input, HealPhase::Start),
-        (PlanOperation::Heal, Some(HealPhaseArg::End)) => plan_heal(&input, HealPhase::End),
+        (PlanOperation::Instantiate, None) => plan_instantiate_from(&input, &src),
+        (PlanOperation::Heal, Some(HealPhaseArg::Start)) => {
+            plan_heal_from(&input, HealPhase::Start, &src)
+        }
+        (PlanOperation::Heal, Some(HealPhaseArg::End)) => {
+            plan_heal_from(&input, HealPhase::End, &src)
+        }
         (PlanOperation::Instantiate, Some(_)) => {
             eprintln!("vnf-mgmt: --phase is for plan heal only");
             return Ok(ExitCode::from(exit::USAGE_OR_IO));
@@ -237,7 +319,10 @@ impl mgmt_driver::events::EventSink for Progress {
 }
 
 fn instantiate(a: InstantiateArgs) -> anyhow::Result<ExitCode> {
-    let planned = match mgmt_driver::driver::plan_instantiate(&plan_input(&a.input)) {
+    let planned = match mgmt_driver::driver::plan_instantiate_from(
+        &plan_input(&a.input),
+        &topology_source(&a.input),
+    ) {
         Ok((_, p)) => p,
         Err(e) => return driver_failure(e),
     };
@@ -245,7 +330,7 @@ fn instantiate(a: InstantiateArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn heal(a: HealArgs) -> anyhow::Result<ExitCode> {
-    use mgmt_driver::driver::{HealPhase, plan_heal};
+    use mgmt_driver::driver::{HealPhase, plan_heal_from};
     let phase = match a.phase {
         HealPhaseArg::Start => HealPhase::Start,
         HealPhaseArg::End => HealPhase::End,
@@ -256,7 +341,11 @@ fn heal(a: HealArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(exit::USAGE_OR_IO));
         }
     };
-    let planned = match plan_heal(&plan_input(&a.run.input), phase) {
+    let planned = match plan_heal_from(
+        &plan_input(&a.run.input),
+        phase,
+        &topology_source(&a.run.input),
+    ) {
         Ok((_, p)) => p,
         Err(e) => return driver_failure(e),
     };
