@@ -35,8 +35,11 @@ pub struct LabCluster {
 pub fn install_shims(lab: &Lab) -> Result<TempDir> {
     let d = TempDir::new("shims")?;
     let bin = find_bin()?;
+    // The binary under its own name, and the tools as links to it: it dispatches on the
+    // name it is called by, also when it starts itself as the API server daemon.
+    std::os::unix::fs::symlink(&bin, d.path().join("kube-emu"))?;
     for name in ["kubeadm", "k3s"] {
-        std::os::unix::fs::symlink(&bin, d.path().join(name))?;
+        std::os::unix::fs::symlink("kube-emu", d.path().join(name))?;
     }
     lab.add_shim(None, d.path()).map_err(|e| anyhow!("{e}"))?;
     Ok(d)

@@ -36,8 +36,10 @@ fn after<'a>(out: &'a str, marker: &str) -> &'a str {
 fn shim_dir() -> TempDir {
     let d = TempDir::new("shims").unwrap();
     let bin = kube_emu::harness::find_bin().unwrap();
+    // Same layout as `fixture::install_shims`: the binary, and the tools linked to it.
+    std::os::unix::fs::symlink(&bin, d.path().join("kube-emu")).unwrap();
     for name in ["kubeadm", "k3s"] {
-        std::os::unix::fs::symlink(&bin, d.path().join(name)).unwrap();
+        std::os::unix::fs::symlink("kube-emu", d.path().join(name)).unwrap();
     }
     d
 }

@@ -1204,8 +1204,18 @@ fn install_shim(bin: &Path, src: &Path) -> Result<()> {
         let Some(name) = f.file_name() else { continue };
         let dst = bin.join(name);
         let _ = std::fs::remove_file(&dst);
-        // Install the file itself, never a symlink: a link's target may live where the
-        // host cannot see it (each host has a private /tmp, for instance).
+        // A link to a sibling (`kubeadm -> kube-emu`) stays a link: multi-call binaries
+        // dispatch on the name they are called by.
+        if let Ok(target) = std::fs::read_link(&f)
+            && target.components().count() == 1
+            && target.is_relative()
+        {
+            std::os::unix::fs::symlink(&target, &dst)
+                .map_err(Error::io(format!("link shim {}", f.display())))?;
+            continue;
+        }
+        // Otherwise install the file itself, never a link to it: the target may live
+        // where the host cannot see it (each host has a private /tmp, for instance).
         let real = std::fs::canonicalize(&f)
             .map_err(Error::io(format!("resolve shim {}", f.display())))?;
         if std::fs::hard_link(&real, &dst).is_err() {
