@@ -940,6 +940,47 @@ mod tests {
         );
     }
 
+    fn request(v: Value) -> InstantiateVnfRequest {
+        serde_json::from_value(v).expect("request")
+    }
+
+    #[test]
+    fn credentials_precedence_with_the_request() {
+        let r = request(json!({"flavourId": "simple", "vimConnectionInfo": [
+            {"id": "v0", "vimType": "openstack"},
+            {"id": "v1", "vimType": "openstack", "accessInfo": {"authUrl": "http://req/v3",
+                "username": "u", "password": "p", "project": "nfv"}}]}));
+        let none = |_: &str| None;
+        let a = auth_for(None, &none, &r).expect("from the request");
+        assert_eq!(a.auth_url, "http://req/v3");
+        assert_eq!(a.origin, "vimConnectionInfo v1");
+        let env = |k: &str| match k {
+            "OS_AUTH_URL" => Some("http://env/v3".to_string()),
+            "OS_USERNAME" | "OS_PASSWORD" => Some("x".to_string()),
+            _ => None,
+        };
+        assert_eq!(
+            auth_for(None, &env, &r).expect("env").auth_url,
+            "http://env/v3"
+        );
+        let bare = request(json!({"flavourId": "simple"}));
+        let e = auth_for(None, &none, &bare).expect_err("nothing configured");
+        assert_eq!(e.code.id, "driver.discovery.config", "{e}");
+        assert!(e.message.contains("OS_AUTH_URL"), "{e}");
+    }
+
+    #[test]
+    fn request_without_installation_params_is_refused_before_any_call() {
+        let e = discover_for_request(
+            None,
+            "s",
+            &request(json!({"flavourId": "simple"})),
+            &DiscoverOptions::default(),
+        )
+        .expect_err("no params");
+        assert_eq!(e.code.id, "driver.discovery.request", "{e}");
+    }
+
     #[test]
     fn fixed_ip_of_port_and_floating_ip() {
         assert_eq!(
