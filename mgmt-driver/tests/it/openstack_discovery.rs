@@ -17,10 +17,9 @@ use vnf_package::request::model::K8sClusterInstallationParam;
 static HEAVY: Mutex<()> = Mutex::new(());
 
 /// The sample request adapted to the lab: exports to the lab subnet, no proxy.
-fn write_request(cloud: &Cloud, dir: &Path) -> PathBuf {
-    let text =
-        std::fs::read_to_string(repo_root().join("samples/requests/instantiate_simple_pv.json"))
-            .expect("sample request");
+fn write_request(cloud: &Cloud, dir: &Path, sample: &str) -> PathBuf {
+    let text = std::fs::read_to_string(repo_root().join("samples/requests").join(sample))
+        .expect("sample request");
     let mut r: Value = serde_json::from_str(&text).expect("sample request JSON");
     let (net, len) = cloud.lab().subnet();
     let p = &mut r["additionalParams"]["k8s_cluster_installation_param"];
@@ -153,7 +152,7 @@ fn discovers_the_simple_stack_pins_console_keys_and_instantiates_storage() {
     })
     .expect("cloud up");
     let dir = tempfile::tempdir().expect("tempdir");
-    let request = write_request(&cloud, dir.path());
+    let request = write_request(&cloud, dir.path(), "instantiate_simple_pv.json");
     let stack_id = create_stack(&cloud, &request, "vnf-simple");
     let p = params(&request);
     let opts = DiscoverOptions::default();
@@ -268,4 +267,56 @@ fn discovers_the_simple_stack_pins_console_keys_and_instantiates_storage() {
         .exec_ok(&host, &["cat", "/volume/nfs/pv1/probe.txt"])
         .expect("read back");
     assert_eq!(back, "from the worker\n");
+}
+
+#[test]
+fn complex_stack_has_three_masters_and_the_vip_as_cluster_endpoint() {
+    let _g = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let cloud = Cloud::start(CloudConfig {
+        volume_bytes_per_gb: (1 << 30) / 5,
+        ..Default::default()
+    })
+    .expect("cloud up");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let request = write_request(&cloud, dir.path(), "instantiate_complex_pv.json");
+    let stack_id = create_stack(&cloud, &request, "vnf-complex");
+    let auth = auth_from_yaml(&cloud, dir.path(), "vnf-lab");
+    let t = openstack::discover(
+        &auth,
+        &stack_id,
+        &params(&request),
+        &DiscoverOptions::default(),
+    )
+    .expect("discover");
+    let masters: Vec<_> = t.with_role(Role::Master).collect();
+    assert_eq!(masters.len(), 3, "{t:#?}");
+    assert_eq!(
+        t.nodes.len(),
+        cloud.inventory().servers.len(),
+        "one node per server"
+    );
+    let mut ids: Vec<_> = t
+        .nodes
+        .iter()
+        .filter_map(|n| n.resource_id.clone())
+        .collect();
+    ids.sort();
+    let mut servers = cloud.inventory().servers;
+    servers.sort();
+    assert_eq!(ids, servers, "resource ids are the Nova server ids");
+    // The VIP port of the top stack: no node's address, no lab host.
+    let ep = t.cluster_endpoint.clone().expect("cluster endpoint");
+    let vip: std::net::Ipv4Addr = ep
+        .strip_prefix("https://")
+        .and_then(|r| r.strip_suffix(":6443"))
+        .and_then(|ip| ip.parse().ok())
+        .unwrap_or_else(|| panic!("endpoint {ep}"));
+    assert!(cloud.lab().host_by_ip(vip).is_none(), "{vip} is a host");
+    assert!(
+        t.nodes.iter().all(|n| n.ssh.host != vip.to_string()),
+        "{vip} is a node"
+    );
+    for m in &masters {
+        assert_eq!(m.host_keys.len(), 2, "{}: {:?}", m.name, m.host_keys);
+    }
 }
