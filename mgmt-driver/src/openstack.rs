@@ -546,11 +546,14 @@ impl Session {
         }
 
         // Cluster endpoint: the VIP port in the top stack with >1 master, else the
-        // master member's own port.
+        // master member's own port (the top stack's when the member has none).
         let cluster_level = if masters.len() > 1 {
             Some(&top)
         } else {
-            masters.first()
+            masters
+                .first()
+                .filter(|l| l.has(&m.cluster_cp_name))
+                .or(Some(&top))
         };
         let cluster_endpoint;
         if let Some(lvl) = cluster_level

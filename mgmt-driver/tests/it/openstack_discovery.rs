@@ -159,7 +159,9 @@ fn discovers_the_simple_stack_pins_console_keys_and_instantiates_storage() {
 
     // Password credential from clouds.yaml, the stack by name.
     let auth = auth_from_yaml(&cloud, dir.path(), "vnf-lab");
+    let t0 = std::time::Instant::now();
     let t = openstack::discover(&auth, "vnf-simple", &p, &opts).expect("discover");
+    eprintln!("discovery of 4 servers took {:?}", t0.elapsed());
     check_topology(&cloud, &t, &stack_id);
 
     // Application credential, the stack by id, and an expired token renewed on 401.
