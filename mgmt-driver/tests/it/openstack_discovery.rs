@@ -216,6 +216,53 @@ fn discovers_the_simple_stack_pins_console_keys_and_instantiates_storage() {
     let printed: Topology = serde_json::from_slice(&o.stdout).expect("topology JSON");
     assert_eq!(printed, t);
     assert!(!String::from_utf8_lossy(&o.stderr).contains(&cloud.credentials().password));
+    let o = vnf_mgmt()
+        .env("OS_CLIENT_CONFIG_FILE", &yaml)
+        .env_remove("OS_CLOUD")
+        .args(["discover", SAMPLE_PKG, "--no-digests", "-r"])
+        .arg(&request)
+        .args(["--os-cloud", "vnf-lab", "--stack", "vnf-simple"])
+        .output()
+        .expect("vnf-mgmt runs");
+    assert!(o.status.success(), "{}", show(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let storage = t.with_role(Role::Storage).next().expect("storage");
+    assert!(
+        text.contains(&format!(
+            "storage {} ssh {}:22",
+            storage.name, storage.ssh.host
+        )),
+        "{text}"
+    );
+    // An unknown cloud name: a configuration error naming the cloud, exit 2.
+    let o = vnf_mgmt()
+        .env("OS_CLIENT_CONFIG_FILE", &yaml)
+        .args(["discover", SAMPLE_PKG, "--no-digests", "-r"])
+        .arg(&request)
+        .args(["--os-cloud", "elsewhere", "--stack", "vnf-simple"])
+        .output()
+        .expect("vnf-mgmt runs");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(
+        err.contains("driver.discovery.config") && err.contains("elsewhere"),
+        "{err}"
+    );
+    // --inventory and --stack are alternatives.
+    let o = vnf_mgmt()
+        .args(["plan", "instantiate", SAMPLE_PKG, "-r"])
+        .arg(&request)
+        .args([
+            "-i",
+            "inv.yaml",
+            "--stack",
+            "vnf-simple",
+            "--vnf-instance-id",
+            "x",
+        ])
+        .output()
+        .expect("vnf-mgmt runs");
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
 
     // Instantiate (storage part) from the discovered topology: no known_hosts at all,
     // the console-pinned keys are the only trust.
