@@ -27,6 +27,8 @@ fi
 if [[ "$(id -u)" == 0 ]]; then
   section "lab: hosts up and memory per host (target: 10 hosts < 10 s)"
   cargo bench -q -p vnf-lab --bench lab_up -- 10 50
+  section "lab: storage-slice instantiate, 1/4/8 workers (target: 1 SSH connection per host per operation)"
+  cargo bench -q -p mgmt-driver --bench lab_instantiate -- 1 4 8 runs=3
 else
   section "lab benchmark skipped: needs root"
 fi
