@@ -213,6 +213,31 @@ pub fn plan_heal_from(
     }
 }
 
+/// The middle of `heal storage_server --phase all`: rebuilds the storage server of
+/// `topology` (as discovered for heal_start) through Heat (mark unhealthy + stack update
+/// with `existing: true`, see [`crate::openstack::rebuild_storage_server`]).
+/// Credentials as for [`TopologySource::OpenStack`].
+pub fn rebuild_storage_server(
+    input: &PlanInput<'_>,
+    os_cloud: Option<&str>,
+    stack: &str,
+    topology: &Topology,
+    opts: &crate::openstack::RebuildOptions,
+    progress: &dyn Fn(&str),
+) -> Result<(), DriverError> {
+    let request = validated_request(input.package, input.request, input.verify_digests)?.0;
+    let server_id = topology
+        .with_role(crate::topology::Role::Storage)
+        .find_map(|n| n.resource_id.clone())
+        .ok_or_else(|| crate::openstack::DiscoveryError {
+            code: crate::openstack::heal_codes::RESOURCE_MISSING,
+            message: format!("stack {stack} has no storage server with a server id"),
+        })?;
+    Ok(crate::openstack::rebuild_storage_server_for_request(
+        os_cloud, stack, &request, &server_id, opts, progress,
+    )?)
+}
+
 type PlanFn = fn(
     &Topology,
     &vnf_package::request::InstantiateVnfRequest,

@@ -42,11 +42,100 @@ pub mod codes {
     }
 }
 
-/// All codes of discovery (credentials and API).
+/// Error codes of the storage-server rebuild (heal through Heat).
+pub mod heal_codes {
+    vnf_package::codes! {
+        /// The Heat resource of the storage server (or of a volume to replace) is not in the stack.
+        RESOURCE_MISSING = "driver.heal.resource_missing";
+        /// Heat refused to mark a resource unhealthy or to start the stack update.
+        REFUSED = "driver.heal.refused";
+        /// The stack update ended in `UPDATE_FAILED` (or another `*_FAILED` status).
+        UPDATE_FAILED = "driver.heal.update_failed";
+        /// The stack update did not reach `UPDATE_COMPLETE` within the timeout.
+        TIMEOUT = "driver.heal.timeout";
+    }
+}
+
+/// All codes of discovery (credentials and API) and of the rebuild through Heat.
 pub fn all_codes() -> Vec<vnf_package::Code> {
     let mut v = crate::clouds::codes::ALL.to_vec();
     v.extend_from_slice(codes::ALL);
+    v.extend_from_slice(heal_codes::ALL);
     v
+}
+
+/// Knobs of [`rebuild_storage_server`].
+#[derive(Debug, Clone)]
+pub struct RebuildOptions {
+    /// Also mark each `volume_resource_id` volume unhealthy, so Heat replaces it by a
+    /// new empty volume (Tacker's `heal_vnfc_block_storage`). Default: keep the volume.
+    pub replace_volumes: bool,
+    /// How long the stack update may take (default 30 min).
+    pub timeout: Duration,
+    /// Delay between two status polls (default 2 s).
+    pub poll_interval: Duration,
+    /// Timeout of each HTTP request (default 60 s).
+    pub request_timeout: Duration,
+}
+
+impl Default for RebuildOptions {
+    fn default() -> Self {
+        RebuildOptions {
+            replace_volumes: false,
+            timeout: Duration::from_secs(1800),
+            poll_interval: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Rebuilds the storage server `server_id` of `stack` through Heat: marks its server
+/// resource (and, with [`RebuildOptions::replace_volumes`], each `volume_resource_id`
+/// volume) unhealthy, updates the stack with `existing: true` and waits for
+/// `UPDATE_COMPLETE`. `progress` receives one line per step. Blocking, on the
+/// library's runtime.
+pub fn rebuild_storage_server(
+    auth: &Auth,
+    stack: &str,
+    params: &K8sClusterInstallationParam,
+    server_id: &str,
+    opts: &RebuildOptions,
+    progress: &dyn Fn(&str),
+) -> Result<(), DiscoveryError> {
+    let rt = crate::kube::runtime().map_err(|e| err(codes::API, e))?;
+    rt.block_on(async {
+        let dopts = DiscoverOptions {
+            request_timeout: opts.request_timeout,
+            ..DiscoverOptions::default()
+        };
+        let mut s = Session::connect(auth.clone(), &dopts).await?;
+        s.rebuild_storage_server(stack, params, server_id, opts, progress)
+            .await
+    })
+}
+
+/// Like [`rebuild_storage_server`] for a validated request (credentials from
+/// [`auth_for`]).
+pub fn rebuild_storage_server_for_request(
+    os_cloud: Option<&str>,
+    stack: &str,
+    request: &InstantiateVnfRequest,
+    server_id: &str,
+    opts: &RebuildOptions,
+    progress: &dyn Fn(&str),
+) -> Result<(), DiscoveryError> {
+    let params = request
+        .additional_params
+        .as_ref()
+        .and_then(|a| a.k8s_cluster_installation_param.as_ref())
+        .ok_or_else(|| {
+            err(
+                codes::REQUEST,
+                "the request has no additionalParams.k8s_cluster_installation_param",
+            )
+        })?;
+    let auth = auth_for(os_cloud, &crate::clouds::process_env, request)?;
+    rebuild_storage_server(&auth, stack, params, server_id, opts, progress)
 }
 
 /// Why discovery failed. The message never contains a secret.
@@ -477,6 +566,137 @@ impl Session {
         Ok(parse_console_host_keys(
             v["output"].as_str().unwrap_or_default(),
         ))
+    }
+
+    /// Marks the resource `name` of the stack at `stack_url` unhealthy.
+    async fn mark_unhealthy(
+        &mut self,
+        stack_url: &str,
+        name: &str,
+        reason: &str,
+    ) -> Result<(), DiscoveryError> {
+        let url = format!("{stack_url}/resources/{name}");
+        let body = json!({"mark_unhealthy": true, "resource_status_reason": reason});
+        let (s, v) = self.call(reqwest::Method::PATCH, &url, Some(&body)).await?;
+        if !(200..300).contains(&s) {
+            return Err(err(
+                heal_codes::REFUSED,
+                format!(
+                    "mark {name} unhealthy: PATCH {url}: HTTP {s}: {}",
+                    error_message(&v)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// See [`rebuild_storage_server`].
+    pub async fn rebuild_storage_server(
+        &mut self,
+        stack: &str,
+        params: &K8sClusterInstallationParam,
+        server_id: &str,
+        opts: &RebuildOptions,
+        progress: &dyn Fn(&str),
+    ) -> Result<(), DiscoveryError> {
+        let heat = self.endpoint(&["orchestration"])?;
+        let stack_url = self.stack_url(&heat, stack).await?;
+        let resources = self.resources(&stack_url).await?;
+        let server = resources
+            .iter()
+            .find(|r| {
+                r["physical_resource_id"] == server_id && r["resource_type"] == "OS::Nova::Server"
+            })
+            .and_then(|r| r["resource_name"].as_str())
+            .ok_or_else(|| {
+                err(
+                    heal_codes::RESOURCE_MISSING,
+                    format!(
+                        "no OS::Nova::Server resource with physical id {server_id} in stack {stack}"
+                    ),
+                )
+            })?
+            .to_string();
+        let mut marked = vec![server.clone()];
+        if opts.replace_volumes {
+            let ss = params.storage_server.as_ref().ok_or_else(|| {
+                err(
+                    codes::REQUEST,
+                    "the request has no storage_server parameters",
+                )
+            })?;
+            for v in &ss.cinder_volume_setup_params {
+                let name = &v.volume_resource_id;
+                if !resources
+                    .iter()
+                    .any(|r| r["resource_name"] == name.as_str())
+                {
+                    return Err(err(
+                        heal_codes::RESOURCE_MISSING,
+                        format!("volume_resource_id {name} is not a resource of stack {stack}"),
+                    ));
+                }
+                marked.push(name.clone());
+            }
+        }
+        for name in &marked {
+            progress(&format!("marking {name} unhealthy in stack {stack}"));
+            self.mark_unhealthy(&stack_url, name, "vnf-mgmt heal storage_server")
+                .await?;
+        }
+        let before = self.get_ok(&stack_url).await?;
+        let updated_before = before.pointer("/stack/updated_time").cloned();
+        progress(&format!("updating stack {stack} (existing: true)"));
+        let (s, v) = self
+            .call(
+                reqwest::Method::PATCH,
+                &stack_url,
+                Some(&json!({"existing": true})),
+            )
+            .await?;
+        if !(200..300).contains(&s) {
+            return Err(err(
+                heal_codes::REFUSED,
+                format!("PATCH {stack_url}: HTTP {s}: {}", error_message(&v)),
+            ));
+        }
+        let deadline = tokio::time::Instant::now() + opts.timeout;
+        let mut seen_progress = false;
+        loop {
+            let v = self.get_ok(&stack_url).await?;
+            let status = v
+                .pointer("/stack/stack_status")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let reason = v
+                .pointer("/stack/stack_status_reason")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            seen_progress |= status == "UPDATE_IN_PROGRESS"
+                || v.pointer("/stack/updated_time").cloned() != updated_before;
+            if status == "UPDATE_COMPLETE" && seen_progress {
+                progress(&format!("stack {stack} UPDATE_COMPLETE"));
+                return Ok(());
+            }
+            if status.ends_with("_FAILED") {
+                return Err(err(
+                    heal_codes::UPDATE_FAILED,
+                    format!("stack {stack} {status}: {reason}"),
+                ));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(err(
+                    heal_codes::TIMEOUT,
+                    format!(
+                        "stack {stack} still {status} after {} s (rebuild timeout)",
+                        opts.timeout.as_secs()
+                    ),
+                ));
+            }
+            tokio::time::sleep(opts.poll_interval).await;
+        }
     }
 
     /// Walks the stack and builds the topology.

@@ -294,7 +294,8 @@ fn heal_phase_all_without_a_way_to_rebuild_is_a_clear_usage_error() {
     assert_eq!(o.status.code(), Some(2), "{}", show(&o));
     let t = text(&o);
     assert!(
-        t.contains("needs --os-cloud/--stack (not yet supported)"),
+        t.contains("needs --os-cloud/--stack (a static inventory cannot rebuild it)")
+            && t.contains("--phase start"),
         "{t}"
     );
     let o = vnf_mgmt()

@@ -7,5 +7,6 @@ mod invalid_samples;
 mod lab_heal;
 mod lab_instantiate;
 mod openstack_discovery;
+mod openstack_heal;
 mod plan_cli;
 mod validate_cli;

@@ -14,10 +14,10 @@ use std::sync::Mutex;
 use vnf_package::request::model::K8sClusterInstallationParam;
 
 /// Clouds are heavy (hosts, volumes): one at a time.
-static HEAVY: Mutex<()> = Mutex::new(());
+pub(crate) static HEAVY: Mutex<()> = Mutex::new(());
 
 /// The sample request adapted to the lab: exports to the lab subnet, no proxy.
-fn write_request(cloud: &Cloud, dir: &Path, sample: &str) -> PathBuf {
+pub(crate) fn write_request(cloud: &Cloud, dir: &Path, sample: &str) -> PathBuf {
     let text = std::fs::read_to_string(repo_root().join("samples/requests").join(sample))
         .expect("sample request");
     let mut r: Value = serde_json::from_str(&text).expect("sample request JSON");
@@ -40,14 +40,14 @@ fn write_request(cloud: &Cloud, dir: &Path, sample: &str) -> PathBuf {
     path
 }
 
-fn params(request: &Path) -> K8sClusterInstallationParam {
+pub(crate) fn params(request: &Path) -> K8sClusterInstallationParam {
     let text = std::fs::read_to_string(request).expect("request");
     let v: Value = serde_json::from_str(&text).expect("json");
     serde_json::from_value(v["additionalParams"]["k8s_cluster_installation_param"].clone())
         .expect("installation params")
 }
 
-fn create_stack(cloud: &Cloud, request: &Path, name: &str) -> String {
+pub(crate) fn create_stack(cloud: &Cloud, request: &Path, name: &str) -> String {
     let b =
         mgmt_driver::hot::generate_for_package(&repo_root().join(SAMPLE_PKG), request, None, None)
             .expect("generate the bundle");
@@ -71,7 +71,7 @@ fn key_set(lines: &[String]) -> BTreeSet<String> {
         .collect()
 }
 
-fn auth_from_yaml(cloud: &Cloud, dir: &Path, name: &str) -> clouds::Auth {
+pub(crate) fn auth_from_yaml(cloud: &Cloud, dir: &Path, name: &str) -> clouds::Auth {
     let f = dir.join("clouds.yaml");
     std::fs::write(&f, cloud.clouds_yaml()).expect("write clouds.yaml");
     clouds::from_clouds_yaml_files(name, &[f]).expect("clouds.yaml entry")

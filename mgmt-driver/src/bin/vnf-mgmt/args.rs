@@ -184,6 +184,13 @@ pub struct HealArgs {
     /// Which part: start, end, or all (all rebuilds the VM through OpenStack).
     #[arg(long, value_enum, default_value_t = HealPhaseArg::All)]
     pub phase: HealPhaseArg,
+    /// With --phase all: also replace the storage volumes (Heat marks each
+    /// volume_resource_id unhealthy; the data is lost). Default: keep the volumes.
+    #[arg(long)]
+    pub replace_volume: bool,
+    /// With --phase all: how long the Heat stack update may take, seconds.
+    #[arg(long, default_value_t = 1800)]
+    pub rebuild_timeout: u64,
     /// Inputs and execution options, as for instantiate.
     #[command(flatten)]
     pub run: InstantiateArgs,

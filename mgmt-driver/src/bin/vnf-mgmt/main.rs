@@ -334,18 +334,69 @@ fn heal(a: HealArgs) -> anyhow::Result<ExitCode> {
     let phase = match a.phase {
         HealPhaseArg::Start => HealPhase::Start,
         HealPhaseArg::End => HealPhase::End,
-        HealPhaseArg::All => {
-            eprintln!(
-                "vnf-mgmt: heal --phase all rebuilds the VM through OpenStack and needs --os-cloud/--stack (not yet supported); with a static inventory run --phase start, rebuild the VM and update the inventory, then --phase end"
-            );
-            return Ok(ExitCode::from(exit::USAGE_OR_IO));
-        }
+        HealPhaseArg::All => return heal_all(&a),
     };
+    if a.replace_volume {
+        eprintln!(
+            "vnf-mgmt: --replace-volume is for heal --phase all (the volume is replaced by the cloud during the rebuild)"
+        );
+        return Ok(ExitCode::from(exit::USAGE_OR_IO));
+    }
     let planned = match plan_heal_from(
         &plan_input(&a.run.input),
         phase,
         &topology_source(&a.run.input),
     ) {
+        Ok((_, p)) => p,
+        Err(e) => return driver_failure(e),
+    };
+    run_planned(&a.run, &planned)
+}
+
+/// `heal storage_server --phase all --stack ID`: heal_start, the rebuild through Heat,
+/// then heal_end on the re-discovered topology (new server, new console-pinned keys).
+fn heal_all(a: &HealArgs) -> anyhow::Result<ExitCode> {
+    use mgmt_driver::driver::{HealPhase, plan_heal_from};
+    let Some(stack) = a.run.input.stack.as_deref() else {
+        eprintln!(
+            "vnf-mgmt: heal --phase all rebuilds the VM through OpenStack and needs --os-cloud/--stack (a static inventory cannot rebuild it); with a static inventory run --phase start, rebuild the VM and update the inventory, then --phase end"
+        );
+        return Ok(ExitCode::from(exit::USAGE_OR_IO));
+    };
+    let input = plan_input(&a.run.input);
+    let source = topology_source(&a.run.input);
+    let (topology, planned) = match plan_heal_from(&input, HealPhase::Start, &source) {
+        Ok(p) => p,
+        Err(e) => return driver_failure(e),
+    };
+    let code = run_planned(&a.run, &planned)?;
+    if code != exit::SUCCESS {
+        return Ok(code);
+    }
+    let opts = mgmt_driver::openstack::RebuildOptions {
+        replace_volumes: a.replace_volume,
+        timeout: std::time::Duration::from_secs(a.rebuild_timeout.max(1)),
+        ..Default::default()
+    };
+    let quiet = a.run.quiet;
+    let progress = |line: &str| {
+        if !quiet {
+            eprintln!("vnf-mgmt: {line}");
+        }
+    };
+    if let Err(e) = mgmt_driver::driver::rebuild_storage_server(
+        &input,
+        a.run.input.os_cloud.as_deref(),
+        stack,
+        &topology,
+        &opts,
+        &progress,
+    ) {
+        eprintln!("vnf-mgmt: {e}");
+        return Ok(ExitCode::from(OPERATION_FAILED));
+    }
+    progress("storage server rebuilt; re-discovering the stack for heal_end");
+    let planned = match plan_heal_from(&input, HealPhase::End, &source) {
         Ok((_, p)) => p,
         Err(e) => return driver_failure(e),
     };
