@@ -167,6 +167,27 @@ fn heal_phase_all_rebuilds_the_storage_server_through_heat() {
         .expect("write data");
     let sum = sha256(&cloud, &host, "/volume/nfs/pv1/data.bin");
     let uuid = fs_uuid(&cloud, &host);
+    // A server that is not in the stack: nothing is marked, the code names the problem.
+    let e = openstack::rebuild_storage_server(
+        &auth,
+        &stack_id,
+        &p,
+        "00000000-0000-4000-8000-000000000000",
+        &openstack::RebuildOptions::default(),
+        &|_| {},
+    )
+    .expect_err("unknown server");
+    assert_eq!(e.code.id, "driver.heal.resource_missing", "{e}");
+    assert!(
+        e.message.contains("00000000-0000-4000-8000-000000000000"),
+        "{e}"
+    );
+    assert_eq!(
+        cloud.stack_status(&stack_id).map(|s| s.0).as_deref(),
+        Some("CREATE_COMPLETE"),
+        "no update was started"
+    );
+
     let heal = |extra: &[&str]| {
         let mut args = vec!["heal", "storage_server", "--phase", "all"];
         args.extend_from_slice(extra);
@@ -208,7 +229,12 @@ fn heal_phase_all_rebuilds_the_storage_server_through_heat() {
     );
     assert!(o.status.success(), "{}", show(&o));
     wait_phase(&cloud, &master, "nfs-pv1", "Released");
-    let o = run_ok(&mut heal(&[]));
+    let events = dir.path().join("events.jsonl");
+    let o = run_ok(heal(&[]).arg("--events").arg(&events));
+    let ev = std::fs::read_to_string(&events).expect("events");
+    for op in ["\"heal_start\"", "\"heal_end\""] {
+        assert!(ev.contains(op), "events of both phases: {ev}");
+    }
     let t = text(&o);
     assert!(t.contains("heal_start of os-heal-1 done"), "{t}");
     assert!(t.contains("marking "), "{t}");

@@ -400,13 +400,23 @@ fn heal_all(a: &HealArgs) -> anyhow::Result<ExitCode> {
         Ok((_, p)) => p,
         Err(e) => return driver_failure(e),
     };
-    run_planned(&a.run, &planned)
+    run_planned_events(&a.run, &planned, true)
 }
 
 /// Executes a plan with the execution options of `a`; prints the summary.
 fn run_planned(
     a: &InstantiateArgs,
     planned: &mgmt_driver::planner::Planned,
+) -> anyhow::Result<ExitCode> {
+    run_planned_events(a, planned, false)
+}
+
+/// Like [`run_planned`]; `append_events` appends to the --events file instead of
+/// replacing it.
+fn run_planned_events(
+    a: &InstantiateArgs,
+    planned: &mgmt_driver::planner::Planned,
+    append_events: bool,
 ) -> anyhow::Result<ExitCode> {
     use mgmt_driver::events::{EventSink, Fanout, JsonLines};
     if let Some(path) = &a.plan_out {
@@ -415,7 +425,13 @@ fn run_planned(
     }
     let mut sinks: Vec<Box<dyn EventSink>> = Vec::new();
     if let Some(path) = &a.events {
-        let f = std::fs::File::create(path)
+        // The phases of `heal --phase all` share one events file.
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(append_events)
+            .truncate(!append_events)
+            .open(path)
             .map_err(|e| anyhow::anyhow!("cannot create events file {}: {e}", path.display()))?;
         sinks.push(Box::new(JsonLines::new(std::io::BufWriter::new(f))));
     }
