@@ -1220,4 +1220,171 @@ mod tests {
             None
         );
     }
+
+    /// A minimal Keystone + Heat: the stack update ends `UPDATE_FAILED` (`fail`) or stays
+    /// `UPDATE_IN_PROGRESS`. Returns the auth URL and the log of requests (method, path,
+    /// body).
+    fn fake_heat(fail: bool) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let base = format!("http://{}", l.local_addr().expect("addr"));
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let (log2, base2) = (log.clone(), base.clone());
+        std::thread::spawn(move || {
+            let mut updated = false;
+            for conn in l.incoming() {
+                let Ok(mut conn) = conn else { return };
+                let mut r = BufReader::new(conn.try_clone().expect("clone"));
+                let mut line = String::new();
+                if r.read_line(&mut line).is_err() {
+                    continue;
+                }
+                let mut len = 0usize;
+                loop {
+                    let mut h = String::new();
+                    if r.read_line(&mut h).is_err() || h.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = h.split_once(':')
+                        && k.eq_ignore_ascii_case("content-length")
+                    {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; len];
+                let _ = r.read_exact(&mut body);
+                let mut w = line.split_whitespace();
+                let (m, path) = (w.next().unwrap_or(""), w.next().unwrap_or(""));
+                log2.lock()
+                    .expect("log")
+                    .push(format!("{m} {path} {}", String::from_utf8_lossy(&body)));
+                let stack = |status: &str| {
+                    json!({"stack": {"stack_name": "s", "id": "1", "stack_status": status,
+                        "stack_status_reason": "Resource CREATE failed: No valid host was found",
+                        "updated_time": null}})
+                };
+                let (code, extra, v) = match (m, path) {
+                    ("POST", "/identity/v3/auth/tokens") => (
+                        201,
+                        "X-Subject-Token: tok\r\n",
+                        json!({"token": {"catalog": [{"type": "orchestration", "endpoints": [
+                            {"interface": "public", "url": format!("{base2}/heat")}]}]}}),
+                    ),
+                    ("GET", "/heat/stacks/s") => (200, "", stack("CREATE_COMPLETE")),
+                    ("GET", "/heat/stacks/s/1/resources") => (
+                        200,
+                        "",
+                        json!({"resources": [{"resource_name": "storage_server",
+                            "physical_resource_id": "srv", "resource_type": "OS::Nova::Server"},
+                            {"resource_name": "storage_server_volume",
+                            "physical_resource_id": "vol", "resource_type": "OS::Cinder::Volume"}]}),
+                    ),
+                    ("PATCH", "/heat/stacks/s/1") => {
+                        updated = true;
+                        (202, "", Value::Null)
+                    }
+                    ("GET", "/heat/stacks/s/1") => (
+                        200,
+                        "",
+                        stack(match (updated, fail) {
+                            (false, _) => "CREATE_COMPLETE",
+                            (true, true) => "UPDATE_FAILED",
+                            (true, false) => "UPDATE_IN_PROGRESS",
+                        }),
+                    ),
+                    ("PATCH", p) if p.starts_with("/heat/stacks/s/1/resources/") => {
+                        (200, "", json!({}))
+                    }
+                    _ => (404, "", json!({"error": {"message": "not found"}})),
+                };
+                let b = v.to_string();
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 {code} X\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}",
+                    b.len()
+                );
+            }
+        });
+        (format!("{base}/identity"), log)
+    }
+
+    fn sample_params() -> K8sClusterInstallationParam {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../samples/requests/instantiate_simple_pv.json");
+        let v: Value =
+            serde_json::from_str(&std::fs::read_to_string(path).expect("sample")).expect("json");
+        serde_json::from_value(v["additionalParams"]["k8s_cluster_installation_param"].clone())
+            .expect("params")
+    }
+
+    fn fake_auth(url: String) -> Auth {
+        Auth {
+            auth_url: url,
+            ..auth(Credential::Password {
+                username: Some("u".into()),
+                user_id: None,
+                user_domain_name: Some("D".into()),
+                user_domain_id: None,
+                password: Secret::new("pw"),
+            })
+        }
+    }
+
+    #[test]
+    fn rebuild_fails_with_the_heat_status_reason() {
+        let (url, log) = fake_heat(true);
+        let opts = RebuildOptions {
+            replace_volumes: true,
+            poll_interval: Duration::from_millis(10),
+            ..Default::default()
+        };
+        let lines = std::sync::Mutex::new(Vec::new());
+        let e =
+            rebuild_storage_server(&fake_auth(url), "s", &sample_params(), "srv", &opts, &|l| {
+                lines.lock().expect("lines").push(l.to_string())
+            })
+            .expect_err("UPDATE_FAILED");
+        assert_eq!(e.code, heal_codes::UPDATE_FAILED, "{e}");
+        assert!(e.message.contains("UPDATE_FAILED"), "{e}");
+        assert!(e.message.contains("No valid host was found"), "{e}");
+        let log = log.lock().expect("log").join("\n");
+        for want in [
+            "PATCH /heat/stacks/s/1/resources/storage_server {\"mark_unhealthy\":true",
+            "PATCH /heat/stacks/s/1/resources/storage_server_volume {\"mark_unhealthy\":true",
+            "PATCH /heat/stacks/s/1 {\"existing\":true}",
+        ] {
+            assert!(log.contains(want), "{want} not in:\n{log}");
+        }
+        assert!(
+            lines
+                .lock()
+                .expect("lines")
+                .iter()
+                .any(|l| l.contains("marking storage_server unhealthy")),
+            "progress"
+        );
+    }
+
+    #[test]
+    fn rebuild_keeps_the_volume_by_default_and_times_out() {
+        let (url, log) = fake_heat(false);
+        let opts = RebuildOptions {
+            timeout: Duration::ZERO,
+            ..Default::default()
+        };
+        let e = rebuild_storage_server(
+            &fake_auth(url),
+            "s",
+            &sample_params(),
+            "srv",
+            &opts,
+            &|_| {},
+        )
+        .expect_err("timeout");
+        assert_eq!(e.code, heal_codes::TIMEOUT, "{e}");
+        assert!(e.message.contains("UPDATE_IN_PROGRESS"), "{e}");
+        let log = log.lock().expect("log").join("\n");
+        assert!(log.contains("resources/storage_server {"), "{log}");
+        assert!(!log.contains("storage_server_volume"), "volume kept: {log}");
+    }
 }
