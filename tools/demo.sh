@@ -4,7 +4,7 @@
 # 1. Validate the sample VNF package and its instantiate requests, pack it into a CSAR
 #    with fresh digests, validate the CSAR, show a broken request being rejected, and
 #    generate the Heat templates.
-# 2. With no OpenStack configured, instantiate the sample on the lab: real SSH hosts in
+# 2. With no OpenStack configured, instantiate and heal the sample on the lab: real SSH hosts in
 #    network namespaces, a loop-device volume, nfs-ganesha, and a Kubernetes API
 #    emulator over a real etcd (needs root; skipped with a note otherwise).
 #
@@ -49,7 +49,7 @@ if [[ "$(id -u)" != 0 ]]; then
 elif [[ -n "${OS_CLOUD:-}${OS_AUTH_URL:-}" ]]; then
   printf '\ndemo: OpenStack is configured; the lab part is skipped (use vnf-mgmt against your cloud)\n'
 else
-  step "instantiate the sample on the lab (plan, instantiate, check, re-run, tear down)"
+  step "the lifecycle on the lab (plan, instantiate, check, re-run, heal storage_server, tear down)"
   VNF_MGMT="$(realpath "$VNF_MGMT")" KUBE_EMU_BIN="$(realpath target/debug/kube-emu)" \
     cargo run -q -p mgmt-driver --example lab_demo
 fi

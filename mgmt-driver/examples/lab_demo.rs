@@ -5,7 +5,9 @@
 //! started by the `kubeadm` shim), writes a static inventory, then runs the real
 //! `vnf-mgmt plan` and `vnf-mgmt instantiate`: storage server (filesystem, mount,
 //! NFS exports), NFS clients, PersistentVolumes. It then shows the result from the
-//! machines' side and re-runs instantiate to show that nothing is redone.
+//! machines' side, re-runs instantiate to show that nothing is redone, and heals the
+//! storage server: refused while a claim binds a PV, then — after the VM is rebuilt —
+//! set up again with its data kept.
 //!
 //! Run as root through `make demo` (which builds the binaries first). Environment:
 //! `VNF_MGMT` (default `target/debug/vnf-mgmt`), `KUBE_EMU_BIN` (default
@@ -201,9 +203,105 @@ fn run() -> anyhow::Result<()> {
         uuid_after.trim()
     );
 
+    step("heal storage_server while a claim binds nfs-pv1: refused, nothing changed");
+    let pvc = "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data, namespace: default}\nspec:\n  accessModes: [ReadWriteOnce]\n  storageClassName: \"\"\n  volumeName: nfs-pv1\n  resources: {requests: {storage: 1Gi}}\n";
+    let kubectl = ["kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf"];
+    let o = lab.exec_input(
+        "m1",
+        &[&kubectl[..], &["create", "--validate=false", "-f", "-"]].concat(),
+        pvc.as_bytes(),
+    )?;
+    anyhow::ensure!(
+        o.status.success(),
+        "kubectl create pvc: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let phase_of = |pv: &str| {
+        lab.exec_ok(
+            "m1",
+            &[
+                &kubectl[..],
+                &["get", "pv", pv, "-o", "jsonpath={.status.phase}"],
+            ]
+            .concat(),
+        )
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while phase_of("nfs-pv1")?.trim() != "Bound" {
+        anyhow::ensure!(std::time::Instant::now() < deadline, "nfs-pv1 never bound");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    println!("claim default/data bound to nfs-pv1");
+    let heal = |phase: &str| {
+        let mut c = Command::new(vnf_mgmt());
+        c.args(["heal", "storage_server", "--phase", phase]);
+        common(&mut c);
+        c.arg("--known-hosts")
+            .arg(path("known_hosts"))
+            .arg("--state-dir")
+            .arg(path("state"));
+        c
+    };
+    let refused = heal("start").current_dir(repo_root()).status()?;
+    anyhow::ensure!(!refused.success(), "heal started although nfs-pv1 is bound");
+    println!("(refused as expected: {refused})");
+    let pvs = lab.exec_ok("m1", &[&kubectl[..], &["get", "pv", "-o", "name"]].concat())?;
+    anyhow::ensure!(
+        pvs.contains("nfs-pv1") && pvs.contains("nfs-pv2"),
+        "PVs changed: {pvs}"
+    );
+
+    step("the claim is gone: heal storage_server --phase start deletes the VNF's PVs");
+    lab.exec_ok("m1", &[&kubectl[..], &["delete", "pvc", "data"]].concat())?;
+    sh(&mut heal("start"))?;
+
+    step("the orchestrator rebuilds the VM: same address, new host keys, volume re-attached");
+    let sum = |lab: &Lab| lab.exec_ok("s1", &["sha256sum", "/volume/nfs/pv1/hello.txt"]);
+    let before = sum(&lab)?;
+    let s1_ip = lab.host("s1")?.ip;
+    lab.remove_host("s1")?;
+    lab.add_host(vnf_lab::HostSpec {
+        name: "s1".into(),
+        ip: Some(s1_ip),
+        ..Default::default()
+    })?;
+    lab.attach_volume(VOLUME_ID, "s1")?;
+    trust_new_host_keys(&lab, "s1", &path("known_hosts"))?;
+    println!("s1 rebuilt at {s1_ip}; its new host keys trusted explicitly");
+
+    step("heal storage_server --phase end: no mkfs on a volume with a filesystem, PVs again");
+    sh(&mut heal("end"))?;
+    let after = sum(&lab)?;
+    anyhow::ensure!(before == after, "data changed across the heal");
+    println!("s1: {}", after.trim());
+    println!(
+        "m1: kubectl get pv\n{}",
+        lab.exec_ok("m1", &[&kubectl[..], &["get", "pv"]].concat())?
+    );
+
     step("tear down the lab");
     lab.down()?;
     println!("\nlab_demo: done");
+    Ok(())
+}
+
+/// What an orchestrator does after a rebuild: the known_hosts entries for the host's
+/// address are replaced by the new VM's keys (trusted explicitly, never silently).
+fn trust_new_host_keys(lab: &Lab, host: &str, known_hosts: &Path) -> anyhow::Result<()> {
+    let h = lab.host(host)?;
+    let prefix = format!("{} ", h.ip);
+    let mut kh: String = std::fs::read_to_string(known_hosts)?
+        .lines()
+        .filter(|l| !l.starts_with(&prefix))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    for k in [&h.host_keys.ed25519, &h.host_keys.ecdsa] {
+        let mut parts = k.split_whitespace();
+        if let (Some(t), Some(b)) = (parts.next(), parts.next()) {
+            kh.push_str(&format!("{} {t} {b}\n", h.ip));
+        }
+    }
+    std::fs::write(known_hosts, kh)?;
     Ok(())
 }
 
