@@ -130,7 +130,16 @@ pub fn to_py_err(py: Python<'_>, failure: Failure) -> PyErr {
                     .set_item("host", x.host.as_deref())
                     .and_then(|()| kw.set_item("step", x.step.as_deref()))
                     .and_then(|()| kw.set_item("exit_status", x.exit_status))
-                    .and_then(|()| kw.set_item("output_tail", x.output_tail.clone())),
+                    .and_then(|()| kw.set_item("output_tail", x.output_tail.clone()))
+                    .and_then(|()| {
+                        if x.code.id == "driver.kube.pv_in_use" {
+                            let (volumes, claims) = bound_volumes(&x.message);
+                            kw.set_item("volumes", volumes)?;
+                            kw.set_item("claims", claims)
+                        } else {
+                            Ok(())
+                        }
+                    }),
                 _ => Ok(()),
             };
             match filled {
@@ -140,4 +149,19 @@ pub fn to_py_err(py: Python<'_>, failure: Failure) -> PyErr {
         }
         Failure::Internal(m) => raise(py, "driver.internal", m, &kw),
     }
+}
+
+/// Splits the engine's `driver.kube.pv_in_use` message (`…: pv -> ns/claim; pv2 -> …`)
+/// into the volume names and the `namespace/claim` names, in order.
+pub fn bound_volumes(message: &str) -> (Vec<String>, Vec<String>) {
+    let list = message.rsplit_once("): ").map_or("", |(_, l)| l);
+    let mut volumes = Vec::new();
+    let mut claims = Vec::new();
+    for item in list.split("; ") {
+        if let Some((pv, claim)) = item.split_once(" -> ") {
+            volumes.push(pv.trim().to_string());
+            claims.push(claim.trim().to_string());
+        }
+    }
+    (volumes, claims)
 }

@@ -20,6 +20,7 @@ use std::time::Instant;
 
 mod convert;
 mod errors;
+mod ops;
 
 use errors::{Failure, to_py_err};
 
@@ -244,6 +245,7 @@ fn _vnf_mgmt(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_validate_timing, m)?)?;
     m.add_function(wrap_pyfunction!(generate_hot, m)?)?;
     m.add_function(wrap_pyfunction!(plan, m)?)?;
+    m.add_function(wrap_pyfunction!(ops::_run, m)?)?;
     m.add_function(wrap_pyfunction!(all_codes, m)?)?;
     m.add_function(wrap_pyfunction!(_class_for_code, m)?)?;
     m.add_function(wrap_pyfunction!(_emit_log, m)?)?;

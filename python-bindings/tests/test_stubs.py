@@ -26,9 +26,12 @@ def test_stub_lists_every_function() -> None:
 def test_stub_parameters_and_defaults_match() -> None:
     for name, fn in stub_functions().items():
         sig = inspect.signature(getattr(_vnf_mgmt, name))
-        stub_params = [a.arg for a in fn.args.args]
+        stub_params = [a.arg for a in fn.args.args + fn.args.kwonlyargs]
         assert stub_params == list(sig.parameters), name
+        kinds = [p.kind for p in sig.parameters.values()]
+        assert kinds.count(inspect.Parameter.KEYWORD_ONLY) == len(fn.args.kwonlyargs), name
         defaults = [ast.literal_eval(d) for d in fn.args.defaults]
+        defaults += [ast.literal_eval(d) for d in fn.args.kw_defaults if d is not None]
         real = [p.default for p in sig.parameters.values()
                 if p.default is not inspect.Parameter.empty]
         assert defaults == real, name

@@ -4,6 +4,7 @@ script (driven as the conductor drives it: pickled dict on stdin)."""
 from __future__ import annotations
 
 import inspect
+import json
 import pickle
 import subprocess
 import sys
@@ -80,24 +81,48 @@ def test_modify_information_is_no_op() -> None:
     assert d.modify_information_end(None, instance(), None, old_vnf_package_path="/x") is None
 
 
-def test_instantiate_end_validates_then_reports_not_implemented(
+def test_instantiate_end_validates_then_discovers_through_heat(
+        sample_pkg: Path, simple_request_dict: Dict[str, Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # No inventory override: the topology comes from the instance's Heat stack; with no
+    # credentials anywhere (no clouds.yaml entry, no OS_*, no accessInfo) discovery fails
+    # before anything is contacted.
+    for var in ("OS_CLOUD", "OS_AUTH_URL", "OS_CLIENT_CONFIG_FILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", "/nonexistent")
+    req = dict(simple_request_dict)
+    req.pop("vimConnectionInfo", None)
+    d = KubernetesMgmtDriver()
+    with pytest.raises(vnf_mgmt.DiscoveryError) as ei:
+        d.instantiate_end(None, instance(), snake_request(req), None, None,
+                          vnf={"vnf_package_path": str(sample_pkg)})
+    assert ei.value.code.startswith("driver.discovery.")
+    assert not isinstance(ei.value, NotImplementedError)
+
+
+def test_instantiate_end_without_stack_or_inventory(
         sample_pkg: Path, simple_request_dict: Dict[str, Any]) -> None:
     d = KubernetesMgmtDriver()
-    with pytest.raises(vnf_mgmt.NotImplementedOperation) as ei:
-        d.instantiate_end(None, instance(), snake_request(simple_request_dict), None, None,
-                          vnf={"vnf_package_path": str(sample_pkg)})
-    assert isinstance(ei.value, NotImplementedError)
-    assert isinstance(ei.value, vnf_mgmt.Error)
-    assert ei.value.code == "driver.operation.not_implemented"
-    assert "instantiate_end" in str(ei.value) and "stack-1" in str(ei.value)
-
-
-def test_instantiate_end_accepts_plain_dicts(sample_pkg: Path,
-                                             simple_request_dict: Dict[str, Any]) -> None:
-    d = KubernetesMgmtDriver()
-    with pytest.raises(vnf_mgmt.NotImplementedOperation):
+    with pytest.raises(vnf_mgmt.DiscoveryError) as ei:
         d.instantiate_end(None, {"id": "vnf-1"}, simple_request_dict, None, None,
                           vnf={"vnf_package_path": str(sample_pkg)})
+    assert ei.value.code == "driver.discovery.request"
+    assert "vnf_mgmt_inventory" in str(ei.value)
+
+
+def test_instantiate_end_missing_inventory_file(
+        tmp_path: Path, sample_pkg: Path, simple_request_dict: Dict[str, Any]) -> None:
+    d = KubernetesMgmtDriver(inventory=str(tmp_path / "nope.yaml"),
+                             state_dir=str(tmp_path / "state"))
+    with pytest.raises(vnf_mgmt.DiscoveryError) as ei:
+        d.instantiate_end(None, instance(), snake_request(simple_request_dict), None, None,
+                          vnf={"vnf_package_path": str(sample_pkg)})
+    assert ei.value.code.startswith("driver.inventory.")
+    assert "nope.yaml" in str(ei.value)
+    # Nothing journaled (no plan was made); only the request kept for heal.
+    assert sorted(p.name for p in (tmp_path / "state").iterdir()) == ["requests"]
+    saved = json.loads((tmp_path / "state" / "requests" / "vnf-1.json").read_text())
+    assert saved["flavourId"] == "simple"
 
 
 def test_instantiate_end_invalid_params_raise_validation_error(
@@ -273,11 +298,15 @@ def test_v2_bad_package_fails(tmp_path: Path, simple_request_dict: Dict[str, Any
     assert "error[" in err  # the error findings follow
 
 
-def test_v2_valid_instantiate_end_is_not_implemented(
+def test_v2_instantiate_end_without_topology_source_fails_clearly(
         sample_pkg: Path, simple_request_dict: Dict[str, Any]) -> None:
-    p = run_v2(conductor_dict("instantiate_end", simple_request_dict, sample_pkg))
+    d = conductor_dict("instantiate_end", simple_request_dict, sample_pkg)
+    p = run_v2(d)
     assert p.returncode == 1
-    assert p.stderr.decode().startswith("driver.operation.not_implemented:")
+    err = p.stderr.decode()
+    # The conductor's instance has no stack id: discovery cannot start.
+    assert err.startswith("driver.discovery."), err
+    assert "Traceback" not in err
 
 
 def test_v2_garbage_stdin_is_usage_error() -> None:
@@ -305,3 +334,57 @@ def test_v2_main_in_process(sample_pkg: Path) -> None:
     assert tacker_v2.main(io.BytesIO(pickle.dumps(d)), out, err) == 0
     assert pickle.loads(out.getvalue())["vnf_instance"]["id"] == "vnf-1"
     assert err.getvalue() == ""
+
+
+def _heal_instance(stored: Dict[str, Any]) -> SimpleNamespace:
+    vnfcs = [SimpleNamespace(id="c1", vdu_id="workerNode",
+                             vnfc_cp_info=[SimpleNamespace(cpd_id="workerNode_CP2")]),
+             SimpleNamespace(id="c2", vdu_id="storage_server",
+                             vnfc_cp_info=[SimpleNamespace(cpd_id="storage_server_CP")])]
+    inst = instance(vnfcs=vnfcs, stored=stored)
+    inst.instantiated_vnf_info.flavour_id = "simple"
+    return inst
+
+
+def test_heal_of_the_storage_vnfc_runs_the_engine(
+        tmp_path: Path, sample_pkg: Path, simple_request_dict: Dict[str, Any]) -> None:
+    # Classified as Tacker does (vnfcCpInfo[].cpdId == storage_server.nic_cp_name), the
+    # heal reaches the engine: here its inventory (the override) is missing.
+    stored = dict(simple_request_dict["additionalParams"])
+    # The request instantiate_end saved for this instance (Tacker gives heal none).
+    (tmp_path / "requests").mkdir()
+    (tmp_path / "requests" / "vnf-1.json").write_text(json.dumps(simple_request_dict))
+    d = KubernetesMgmtDriver(inventory=str(tmp_path / "missing.yaml"),
+                             state_dir=str(tmp_path))
+    for hook in (d.heal_start, d.heal_end):
+        with pytest.raises(vnf_mgmt.DiscoveryError) as ei:
+            hook(None, _heal_instance(stored), SimpleNamespace(vnfc_instance_id=["c2"]),
+                 None, None, vnf={"vnf_package_path": str(sample_pkg)})
+        assert "missing.yaml" in str(ei.value)
+
+
+def test_heal_of_storage_and_worker_is_not_implemented(
+        sample_pkg: Path, simple_request_dict: Dict[str, Any]) -> None:
+    stored = dict(simple_request_dict["additionalParams"])
+    d = KubernetesMgmtDriver(inventory="/nonexistent.yaml")
+    with pytest.raises(vnf_mgmt.NotImplementedOperation) as ei:
+        d.heal_start(None, _heal_instance(stored),
+                     SimpleNamespace(vnfc_instance_id=["c1", "c2"]), None, None,
+                     vnf={"vnf_package_path": str(sample_pkg)})
+    assert "workerNode" in str(ei.value)
+
+
+def test_heal_storage_server_rejects_unknown_phase(sample_pkg: Path,
+                                                   simple_request: Path) -> None:
+    with pytest.raises(ValueError, match="phase"):
+        vnf_mgmt.heal_storage_server(sample_pkg, simple_request, phase="all",
+                                     vnf_instance_id="v", inventory="/x.yaml")
+
+
+def test_instantiate_needs_exactly_one_topology_source(sample_pkg: Path,
+                                                       simple_request: Path) -> None:
+    with pytest.raises(ValueError, match="exactly one"):
+        vnf_mgmt.instantiate(sample_pkg, simple_request, vnf_instance_id="v")
+    with pytest.raises(ValueError, match="exactly one"):
+        vnf_mgmt.instantiate(sample_pkg, simple_request, vnf_instance_id="v",
+                             inventory="/x.yaml", stack="s")

@@ -21,6 +21,7 @@ import os
 from typing import List, Optional, Tuple, Union
 
 from . import _vnf_mgmt
+from ._ops import Summary, heal_storage_server, instantiate
 from ._types import Finding, HotBundle, Location, Plan, Report
 from .exceptions import (
     AuthenticationError,
@@ -47,6 +48,9 @@ __all__ = [
     "validate",
     "generate_hot",
     "plan",
+    "instantiate",
+    "heal_storage_server",
+    "Summary",
     "all_codes",
     "Report",
     "Finding",

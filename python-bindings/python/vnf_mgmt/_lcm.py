@@ -14,10 +14,10 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from ._types import Finding, Location, Report
-from .exceptions import Error, NotImplementedOperation, ValidationError
+from .exceptions import DiscoveryError, Error, NotImplementedOperation, ValidationError
 
 log = logging.getLogger("vnf_mgmt.tacker")
 
@@ -97,6 +97,26 @@ def get(obj: Any, *path: str, default: Any = None) -> Any:
     return default if cur is None else cur
 
 
+#: additionalParams extension key: a static inventory (path) used instead of Heat
+#: discovery, for deployments without OpenStack.
+INVENTORY_KEY = "vnf_mgmt_inventory"
+
+
+@dataclass
+class EngineOptions:
+    """Engine settings of the Tacker drivers (constructor arguments of the v1 class)."""
+
+    inventory: Optional[str] = None
+    """Static inventory instead of Heat discovery (else ``additionalParams.vnf_mgmt_inventory``)."""
+    os_cloud: Optional[str] = None
+    """``clouds.yaml`` entry; default: ``OS_CLOUD``/``OS_*``, else the VIM's accessInfo."""
+    known_hosts: Optional[str] = None
+    trust_on_first_use: bool = False
+    state_dir: Optional[str] = None
+    events: Optional[Callable[[Dict[str, Any]], Any]] = None
+    skip_pv_registration: bool = False
+
+
 @dataclass
 class HookInput:
     """One hook call, normalised."""
@@ -112,6 +132,8 @@ class HookInput:
     grant: Optional[Dict[str, Any]] = None
     extra: Dict[str, Any] = field(default_factory=dict)
     """Hook keyword arguments (``scale_name_list``, ``scale_out_id_list``, …)."""
+    engine: "EngineOptions" = field(default_factory=lambda: EngineOptions())
+    """How the engine runs (topology source override, journal, host keys, events)."""
 
     @property
     def instance_id(self) -> Optional[str]:
@@ -229,9 +251,7 @@ def run_hook(inp: HookInput) -> Optional[Dict[str, Any]]:
                            "k8s_cluster_installation_param",
                            "/additionalParams/k8s_cluster_installation_param")
         validate_request(inp.package, inp.request)
-        raise NotImplementedOperation(
-            "instantiate_end (Kubernetes cluster installation: topology discovery from "
-            f"Heat stack {inp.stack_id or '<unknown>'})")
+        return _instantiate(inp)
     if op == "terminate_end":
         vim = inp.install_params.get("vim_name") or f"kubernetes_vim_{inp.instance_id}"
         raise NotImplementedOperation(f"terminate_end (deleting Kubernetes VIM {vim!r})")
@@ -251,6 +271,136 @@ def run_hook(inp: HookInput) -> Optional[Dict[str, Any]]:
         raise NotImplementedOperation(f"{op} ({what})")
     if op in ("heal_start", "heal_end"):
         vdus = heal_vdus(inp)
+        storage = storage_vnfcs(inp)
+        if vdus and set(vdus) <= storage:
+            return _heal_storage(inp, "start" if op == "heal_start" else "end")
         what = (f"VNFCs {vdus}" if vdus else "the entire cluster")
         raise NotImplementedOperation(f"{op} (healing {what})")
     raise NotImplementedOperation(op)
+
+
+def storage_vnfcs(inp: HookInput) -> "set[str]":
+    """Ids of the VNFCs Tacker classifies as the storage server: a ``vnfcCpInfo[].cpdId``
+    equals ``storage_server.nic_cp_name``."""
+    cp = get(inp.install_params, "storage_server", "nic_cp_name")
+    if not cp:
+        return set()
+    vnfcs = get(inp.vnf_instance, "instantiatedVnfInfo", "vnfcResourceInfo", default=[])
+    out = set()
+    for v in vnfcs if isinstance(vnfcs, list) else []:
+        cps = v.get("vnfcCpInfo") if isinstance(v, dict) else None
+        if isinstance(cps, list) and any(isinstance(c, dict) and c.get("cpdId") == cp
+                                         for c in cps):
+            out.add(str(v.get("id")))
+    return out
+
+
+def _source(inp: HookInput) -> Dict[str, Any]:
+    """Topology source keywords: the inventory override, else the Heat stack."""
+    inv = inp.engine.inventory or inp.additional_params.get(INVENTORY_KEY)
+    if inv:
+        return {"inventory": str(inv)}
+    if not inp.stack_id:
+        raise DiscoveryError(
+            "the VNF instance has no Heat stack id (instantiatedVnfInfo.instanceId) and no "
+            f"static inventory is configured (additionalParams.{INVENTORY_KEY})",
+            code="driver.discovery.request")
+    access = next((v.get("accessInfo") for v in inp.vim_connection_info
+                   if isinstance(v.get("accessInfo"), dict)), None)
+    return {"stack": inp.stack_id, "os_cloud": inp.engine.os_cloud, "access_info": access}
+
+
+def _engine_request(inp: HookInput) -> Dict[str, Any]:
+    """The InstantiateVnfRequest the engine plans from.
+
+    instantiate_end: the hook's request. Heal: the request instantiate_end saved (see
+    :func:`saved_request_path`), else the file named by the stored
+    ``additionalParams.vnf_mgmt_instantiate_request``, else one rebuilt from the instance
+    (flavour, level, stored additionalParams, vimConnectionInfo).
+    """
+    if "flavourId" in inp.request:
+        return dict(inp.request)
+    saved = saved_request_path(inp)
+    stored = inp.additional_params.get("vnf_mgmt_instantiate_request")
+    for path in (saved, str(stored) if stored else None):
+        if path and os.path.isfile(path):
+            with open(path, encoding="utf-8") as f:
+                loaded = json.load(f)
+            if isinstance(loaded, dict):
+                return loaded
+    info = inp.vnf_instance.get("instantiatedVnfInfo") or {}
+    req: Dict[str, Any] = {"flavourId": info.get("flavourId"),
+                           "additionalParams": inp.additional_params}
+    if info.get("instantiationLevelId"):
+        req["instantiationLevelId"] = info["instantiationLevelId"]
+    if inp.vim_connection_info:
+        req["vimConnectionInfo"] = inp.vim_connection_info
+    return req
+
+
+def state_dir(inp: HookInput) -> str:
+    """The engine's state directory (as the engine defaults it)."""
+    if inp.engine.state_dir:
+        return inp.engine.state_dir
+    xdg = os.environ.get("XDG_STATE_HOME")
+    if xdg:
+        return os.path.join(xdg, "vnf-mgmt")
+    home = os.environ.get("HOME")
+    return os.path.join(home, ".local/state/vnf-mgmt") if home else ".vnf-mgmt-state"
+
+
+def saved_request_path(inp: HookInput) -> Optional[str]:
+    """``<state_dir>/requests/<vnf instance id>.json``: the InstantiateVnfRequest
+    instantiate_end ran with, kept for heal (Tacker passes heal hooks no such request)."""
+    if not inp.instance_id or not re.fullmatch(r"[A-Za-z0-9._-]+", inp.instance_id) \
+            or inp.instance_id.startswith("."):
+        return None
+    return os.path.join(state_dir(inp), "requests", f"{inp.instance_id}.json")
+
+
+def _save_request(inp: HookInput, request: Dict[str, Any]) -> None:
+    path = saved_request_path(inp)
+    if path is None:
+        return
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    tmp = f"{path}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(request, f, indent=2, default=str)
+    os.replace(tmp, path)
+
+
+def _options(inp: HookInput) -> Dict[str, Any]:
+    e = inp.engine
+    return {"known_hosts": e.known_hosts, "trust_on_first_use": e.trust_on_first_use,
+            "state_dir": e.state_dir, "events": e.events}
+
+
+def _instantiate(inp: HookInput) -> Dict[str, Any]:
+    """instantiate_end: the storage server, NFS clients and PVs through the engine."""
+    from ._ops import instantiate  # late: the package imports this module
+
+    if not inp.instance_id:
+        raise _invalid("request.vnf_instance.id", "the VNF instance has no id", "/id")
+    request = _engine_request(inp)
+    _save_request(inp, request)
+    s = instantiate(str(inp.package), request, vnf_instance_id=inp.instance_id,
+                    skip_pv_registration=inp.engine.skip_pv_registration, **_source(inp),
+                    **_options(inp))
+    log.info("%s: %d step(s) run, %d skipped", s.operation, s.executed, s.skipped)
+    return {"operation": s.operation, "executed": s.executed, "skipped": s.skipped}
+
+
+def _heal_storage(inp: HookInput, phase: str) -> Dict[str, Any]:
+    """heal_start/heal_end of the storage server VNFC through the engine."""
+    from ._ops import heal_storage_server
+
+    if not inp.package:
+        raise Error("the VNF package path is unknown (kwargs['vnf']['vnf_package_path'])",
+                    code="driver.input.unreadable")
+    if not inp.instance_id:
+        raise _invalid("request.vnf_instance.id", "the VNF instance has no id", "/id")
+    s = heal_storage_server(str(inp.package), _engine_request(inp), phase=phase,
+                            vnf_instance_id=inp.instance_id, **_source(inp), **_options(inp))
+    log.info("%s: %d step(s) run, %d skipped", s.operation, s.executed, s.skipped)
+    return {"operation": s.operation, "executed": s.executed, "skipped": s.skipped}

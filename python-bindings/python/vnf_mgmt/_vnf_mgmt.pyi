@@ -1,6 +1,6 @@
 """Type stubs of the compiled module. Use the wrappers in ``vnf_mgmt`` instead."""
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 __version__: str
 __all__ = [
@@ -9,6 +9,7 @@ __all__ = [
     "_validate_timing",
     "generate_hot",
     "plan",
+    "_run",
     "all_codes",
     "_class_for_code",
     "_emit_log",
@@ -25,3 +26,10 @@ def plan(operation: str, package: str, request: str, inventory: str, vnf_instanc
 def all_codes() -> List[Tuple[str, str]]: ...
 def _class_for_code(code: str) -> str: ...
 def _emit_log(level: str, target: str, message: str) -> None: ...
+def _run(package: str, request: str, vnf_instance_id: str, *, phase: Optional[str] = None,
+         inventory: Optional[str] = None, os_cloud: Optional[str] = None,
+         stack: Optional[str] = None, known_hosts: Optional[str] = None,
+         trust_on_first_use: bool = False, state_dir: Optional[str] = None,
+         events: Optional[Callable[[Dict[str, Any]], Any]] = None, register_pvs: bool = True,
+         max_parallel: int = 8, connect_timeout: int = 20,
+         attempts: int = 3) -> Dict[str, Any]: ...

@@ -8,13 +8,17 @@ Register it under the stevedore namespace ``tacker.tacker.mgmt.drivers`` as
 Hooks follow Tacker's sample Kubernetes driver: ``instantiate_start``,
 ``terminate_start``, ``change_external_connectivity_*`` and ``modify_information_*`` are
 no-ops returning None; ``scale_start`` acts on SCALE_IN only, ``scale_end`` on SCALE_OUT
-only. Hooks the engine cannot perform yet raise
+only. ``instantiate_end`` sets up the storage server, NFS clients and PersistentVolumes
+through the engine (topology from the Heat stack ``instantiated_vnf_info.instance_id``
+with the VIM's access info, or a static inventory); ``heal_start``/``heal_end`` of the
+storage-server VNFC run the two heal phases (Tacker rebuilds the VM in between). Hooks
+the engine cannot perform yet raise
 :class:`~vnf_mgmt.exceptions.NotImplementedOperation` after checking their inputs.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 from . import _lcm
 
@@ -45,7 +49,25 @@ def _package_path(context: Any, vnf_instance: Any, kwargs: Dict[str, Any]) -> Op
 
 
 class KubernetesMgmtDriver(_Base):  # type: ignore[misc,valid-type,unused-ignore]
-    """Tacker v1 ``VnflcmMgmtAbstractDriver`` backed by vnf-mgmt."""
+    """Tacker v1 ``VnflcmMgmtAbstractDriver`` backed by vnf-mgmt.
+
+    Keyword arguments configure the engine (Tacker constructs the driver without any, so
+    all are optional): ``inventory`` — a static inventory used instead of Heat discovery
+    (also ``additionalParams.vnf_mgmt_inventory``); ``os_cloud``; ``known_hosts`` and
+    ``trust_on_first_use`` for hosts without console-pinned keys; ``state_dir`` (journal);
+    ``events`` (callable receiving each engine event as a dict); ``skip_pv_registration``.
+    """
+
+    def __init__(self, *, inventory: Optional[str] = None, os_cloud: Optional[str] = None,
+                 known_hosts: Optional[str] = None, trust_on_first_use: bool = False,
+                 state_dir: Optional[str] = None,
+                 events: Optional[Callable[[Dict[str, Any]], Any]] = None,
+                 skip_pv_registration: bool = False) -> None:
+        super().__init__()
+        self.engine = _lcm.EngineOptions(
+            inventory=inventory, os_cloud=os_cloud, known_hosts=known_hosts,
+            trust_on_first_use=trust_on_first_use, state_dir=state_dir, events=events,
+            skip_pv_registration=skip_pv_registration)
 
     def get_type(self) -> str:
         return DRIVER_TYPE
@@ -65,6 +87,7 @@ class KubernetesMgmtDriver(_Base):  # type: ignore[misc,valid-type,unused-ignore
             package=_package_path(context, vnf_instance, kwargs),
             grant=_lcm.to_plain(grant),
             extra={k: v for k, v in kwargs.items() if k != "vnf"},
+            engine=getattr(self, "engine", None) or _lcm.EngineOptions(),
         )
         _lcm.run_hook(inp)
         return None

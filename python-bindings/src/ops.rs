@@ -1,0 +1,252 @@
+//! Operations that change hosts: instantiate (storage server, NFS clients, PVs) and the
+//! two phases of `heal storage_server`.
+//!
+//! The operation runs on its own thread; the calling thread waits without the GIL and
+//! every 100 ms takes it back to run Python's signal handlers. On `KeyboardInterrupt`
+//! (or any exception a handler raises) the engine's cancel flag is set, the running
+//! steps finish, and the exception is raised; a re-run resumes from the journal.
+
+use crate::errors::{Failure, to_py_err};
+use mgmt_driver::events::{Event, EventSink};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// What to run.
+#[derive(Debug, Clone, Copy)]
+enum Operation {
+    Instantiate,
+    Heal(mgmt_driver::driver::HealPhase),
+}
+
+/// Everything the worker thread needs (owned, so it can move there).
+struct Job {
+    operation: Operation,
+    package: PathBuf,
+    request: PathBuf,
+    vnf_instance_id: String,
+    inventory: Option<PathBuf>,
+    os_cloud: Option<String>,
+    stack: Option<String>,
+    state_dir: PathBuf,
+    opts: mgmt_driver::exec::ExecOptions,
+    register_pvs: bool,
+    events: Sink,
+}
+
+/// Events to a Python callable (one dict per event), else progress lines to the
+/// `vnf_mgmt.api` logger. A failing callable is logged, never fails the operation.
+struct Sink(Option<Py<PyAny>>);
+
+impl EventSink for Sink {
+    fn emit(&self, e: &Event) {
+        match &self.0 {
+            Some(cb) => Python::attach(|py| {
+                let call = || -> PyResult<()> {
+                    let v = serde_json::to_value(e)
+                        .map_err(|err| pyo3::exceptions::PyValueError::new_err(err.to_string()))?;
+                    cb.call1(py, (crate::convert::value(py, &v)?,))?;
+                    Ok(())
+                };
+                if let Err(err) = call() {
+                    log::warn!(target: "api", "events callback failed: {err}");
+                }
+            }),
+            None => {
+                if let Some(line) = mgmt_driver::events::progress_line(e) {
+                    log::info!(target: "api", "{line}");
+                }
+            }
+        }
+    }
+}
+
+/// The operation's summary as a plain dict.
+fn summary_dict<'py>(
+    py: Python<'py>,
+    s: &mgmt_driver::exec::Summary,
+    operation: &str,
+    vnf_instance_id: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    let d = PyDict::new(py);
+    d.set_item("operation", operation)?;
+    d.set_item("vnf_instance_id", vnf_instance_id)?;
+    d.set_item("executed", s.executed)?;
+    d.set_item("skipped", s.skipped)?;
+    d.set_item("trusted_on_first_use", s.trusted_on_first_use.clone())?;
+    Ok(d.into_any())
+}
+
+fn run_job(job: &Job) -> Result<(String, mgmt_driver::exec::Summary), Failure> {
+    use mgmt_driver::driver::{self as d, TopologySource};
+    let empty = PathBuf::new();
+    let input = d::PlanInput {
+        package: &job.package,
+        request: &job.request,
+        inventory: job.inventory.as_deref().unwrap_or(&empty),
+        vnf_instance_id: &job.vnf_instance_id,
+        verify_digests: false,
+        options: mgmt_driver::planner::PlanOptions {
+            register_pvs: job.register_pvs,
+            ..Default::default()
+        },
+    };
+    let source = match (&job.inventory, &job.stack) {
+        (Some(_), _) => TopologySource::Inventory,
+        (None, Some(stack)) => TopologySource::OpenStack {
+            os_cloud: job.os_cloud.as_deref(),
+            stack,
+        },
+        (None, None) => {
+            return Err(Failure::Internal(
+                "neither an inventory nor a stack was given".into(),
+            ));
+        }
+    };
+    let (_topology, planned) = match job.operation {
+        Operation::Instantiate => d::plan_instantiate_from(&input, &source)?,
+        Operation::Heal(phase) => d::plan_heal_from(&input, phase, &source)?,
+    };
+    let summary = d::execute(&planned, &job.state_dir, &job.opts, &job.events)?;
+    Ok((planned.plan.operation.as_str().to_string(), summary))
+}
+
+/// Runs `job` on a thread, watching for Python signals while it runs.
+fn run_watched<'py>(py: Python<'py>, job: Job) -> PyResult<Bound<'py, PyAny>> {
+    let cancel = job.opts.cancel.clone();
+    let id = job.vnf_instance_id.clone();
+    let (tx, rx) = mpsc::channel();
+    // `detach` needs `Sync`; only this thread ever locks it.
+    let rx = std::sync::Mutex::new(rx);
+    let worker = std::thread::Builder::new()
+        .name("vnf-mgmt-op".into())
+        .spawn(move || {
+            let r = run_job(&job);
+            // The receiver only goes away when the caller is gone; nothing to report to.
+            let _ = tx.send(r);
+        })
+        .map_err(|e| {
+            to_py_err(
+                py,
+                Failure::Internal(format!("cannot start the worker: {e}")),
+            )
+        })?;
+    let mut interrupted: Option<PyErr> = None;
+    let result = loop {
+        let waited = py.detach(|| match rx.lock() {
+            Ok(rx) => rx.recv_timeout(Duration::from_millis(100)),
+            Err(_) => Err(mpsc::RecvTimeoutError::Disconnected),
+        });
+        match waited {
+            Ok(r) => break r,
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                break Err(Failure::Internal(
+                    "the operation's thread ended early".into(),
+                ));
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if interrupted.is_none()
+            && let Err(e) = py.check_signals()
+        {
+            // No new step starts; the running ones finish (their results are journaled).
+            cancel.store(true, Ordering::SeqCst);
+            interrupted = Some(e);
+        }
+    };
+    let _ = py.detach(|| worker.join());
+    if let Some(e) = interrupted {
+        return Err(e);
+    }
+    match result {
+        Ok((operation, summary)) => summary_dict(py, &summary, &operation, &id),
+        Err(f) => Err(to_py_err(py, f)),
+    }
+}
+
+fn default_state_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d).join("vnf-mgmt");
+    }
+    match std::env::var_os("HOME") {
+        Some(h) => PathBuf::from(h).join(".local/state/vnf-mgmt"),
+        None => PathBuf::from(".vnf-mgmt-state"),
+    }
+}
+
+/// Runs `instantiate` (`phase=None`) or one heal phase (`"start"`/`"end"`) through the
+/// engine: plan from the inventory or the Heat stack, then execute with the journal
+/// under `state_dir`. Returns `{"operation", "vnf_instance_id", "executed", "skipped",
+/// "trusted_on_first_use"}`.
+#[pyfunction]
+#[pyo3(signature = (
+    package, request, vnf_instance_id, *, phase=None, inventory=None, os_cloud=None,
+    stack=None, known_hosts=None, trust_on_first_use=false, state_dir=None, events=None,
+    register_pvs=true, max_parallel=8, connect_timeout=20, attempts=3
+))]
+#[allow(clippy::too_many_arguments)]
+pub fn _run<'py>(
+    py: Python<'py>,
+    package: PathBuf,
+    request: PathBuf,
+    vnf_instance_id: String,
+    phase: Option<&str>,
+    inventory: Option<PathBuf>,
+    os_cloud: Option<String>,
+    stack: Option<String>,
+    known_hosts: Option<PathBuf>,
+    trust_on_first_use: bool,
+    state_dir: Option<PathBuf>,
+    events: Option<Py<PyAny>>,
+    register_pvs: bool,
+    max_parallel: usize,
+    connect_timeout: u64,
+    attempts: u32,
+) -> PyResult<Bound<'py, PyAny>> {
+    use mgmt_driver::driver::HealPhase;
+    let operation = match phase {
+        None => Operation::Instantiate,
+        Some("start") => Operation::Heal(HealPhase::Start),
+        Some("end") => Operation::Heal(HealPhase::End),
+        Some(other) => {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "unknown heal phase {other:?} (start, end)"
+            )));
+        }
+    };
+    if inventory.is_some() == stack.is_some() {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "give exactly one of inventory= (static inventory YAML) and stack= (Heat stack)",
+        ));
+    }
+    let key_base = Path::new(&package).is_dir().then(|| package.clone());
+    let job = Job {
+        operation,
+        package,
+        request,
+        vnf_instance_id,
+        inventory,
+        os_cloud,
+        stack,
+        state_dir: state_dir.unwrap_or_else(default_state_dir),
+        opts: mgmt_driver::exec::ExecOptions {
+            host_keys: mgmt_driver::exec::HostKeyPolicy {
+                known_hosts,
+                trust_on_first_use,
+            },
+            key_base,
+            max_parallel: max_parallel.max(1),
+            connect_timeout: Duration::from_secs(connect_timeout.max(1)),
+            attempts: attempts.max(1),
+            cancel: Arc::new(AtomicBool::new(false)),
+            ..Default::default()
+        },
+        register_pvs,
+        events: Sink(events),
+    };
+    run_watched(py, job)
+}
