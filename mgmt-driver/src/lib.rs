@@ -7,6 +7,7 @@
 //! The `vnf-mgmt` binary (feature `cli`) is a thin layer over this library.
 
 pub mod clouds;
+pub mod cluster;
 pub mod driver;
 pub mod events;
 pub mod exec;

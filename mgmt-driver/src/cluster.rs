@@ -1,0 +1,186 @@
+//! Kubernetes cluster install: the pure parts the instantiate planner builds on.
+//!
+//! Node names come from the topology's node identity (inventory name or Nova server
+//! name, which carries the VDU and VNFC), never from an address octet: they are stable
+//! across re-runs and unique within the VNF. [`hosts_entries`] gives the `/etc/hosts`
+//! block `k8s_node.sh` writes on every node.
+
+use crate::topology::{Role, Topology};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Longest Kubernetes node name used (a DNS-1123 label).
+pub const MAX_NODE_NAME: usize = 63;
+
+/// Turns `name` into a DNS-1123 label: lowercase letters, digits and `-`, starting and
+/// ending with an alphanumeric, at most [`MAX_NODE_NAME`] characters. Returns the label
+/// and whether anything had to change.
+fn label(name: &str) -> (String, bool) {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let trimmed = out.trim_matches('-');
+    let mut l: String = trimmed.chars().take(MAX_NODE_NAME).collect();
+    while l.ends_with('-') {
+        l.pop();
+    }
+    let changed = l != name;
+    (l, changed)
+}
+
+fn short_hash(name: &str) -> String {
+    hex::encode(Sha256::digest(name.as_bytes()))[..8].to_string()
+}
+
+/// The Kubernetes node name of every master and worker, by topology node name.
+///
+/// A name that is already a valid label is kept as it is. Otherwise it is lowercased,
+/// every run of other characters becomes one `-`, and an 8-hex-digit hash of the
+/// original name is appended (shortening the label to fit), so two names that differ
+/// only in the replaced characters still get different node names. The result depends
+/// only on the node's own name, so it stays the same when nodes are added or removed.
+pub fn node_names(topology: &Topology) -> BTreeMap<String, String> {
+    let mut names = BTreeMap::new();
+    for node in topology
+        .nodes
+        .iter()
+        .filter(|n| matches!(n.role, Role::Master | Role::Worker))
+    {
+        let (l, changed) = label(&node.name);
+        let name = if changed || l.is_empty() {
+            let h = short_hash(&node.name);
+            let keep = MAX_NODE_NAME - h.len() - 1;
+            let mut base: String = l.chars().take(keep).collect();
+            while base.ends_with('-') {
+                base.pop();
+            }
+            if base.is_empty() {
+                format!("node-{h}")
+            } else {
+                format!("{base}-{h}")
+            }
+        } else {
+            l
+        };
+        names.insert(node.name.clone(), name);
+    }
+    names
+}
+
+/// Whether all node names are distinct (always true unless a topology contains both a
+/// name and a label that happens to equal another name's hashed form).
+pub fn names_unique(names: &BTreeMap<String, String>) -> bool {
+    names.values().collect::<BTreeSet<_>>().len() == names.len()
+}
+
+/// `IP=NAME` arguments of `k8s_node.sh` for the `/etc/hosts` block: every master and
+/// worker with a service address, in topology order.
+pub fn hosts_entries(topology: &Topology, names: &BTreeMap<String, String>) -> Vec<String> {
+    topology
+        .nodes
+        .iter()
+        .filter_map(|n| {
+            let name = names.get(&n.name)?;
+            let ip = n.service_address()?;
+            Some(format!("{ip}={name}"))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topology::{Node, SshEndpoint};
+
+    fn node(name: &str, role: Role, ip: &str) -> Node {
+        Node {
+            name: name.into(),
+            role,
+            ssh: SshEndpoint {
+                host: ip.into(),
+                port: 22,
+            },
+            nic: None,
+            resource_id: None,
+            ports: Default::default(),
+            volumes: Default::default(),
+            host_keys: vec![],
+        }
+    }
+
+    fn topo(nodes: Vec<Node>) -> Topology {
+        Topology {
+            source: "test".into(),
+            cluster_endpoint: None,
+            nodes,
+        }
+    }
+
+    #[test]
+    fn valid_names_are_kept_and_storage_is_not_a_node() {
+        let t = topo(vec![
+            node("master-0", Role::Master, "10.0.0.10"),
+            node("worker-0", Role::Worker, "10.0.0.20"),
+            node("storage", Role::Storage, "10.0.0.30"),
+        ]);
+        let names = node_names(&t);
+        assert_eq!(names.len(), 2);
+        assert_eq!(names["master-0"], "master-0");
+        assert_eq!(names["worker-0"], "worker-0");
+        assert_eq!(
+            hosts_entries(&t, &names),
+            vec!["10.0.0.10=master-0", "10.0.0.20=worker-0"]
+        );
+    }
+
+    #[test]
+    fn same_last_octet_on_different_subnets_gives_different_names() {
+        // Tacker named nodes after the last IP octet: these two would collide.
+        let t = topo(vec![
+            node("workerNode-a", Role::Worker, "10.0.1.5"),
+            node("workerNode-b", Role::Worker, "10.0.2.5"),
+        ]);
+        let names = node_names(&t);
+        assert!(names_unique(&names));
+        assert_ne!(names["workerNode-a"], names["workerNode-b"]);
+    }
+
+    #[test]
+    fn invalid_names_become_unique_stable_labels() {
+        let t = topo(vec![
+            node("vnf-abc-workerNode-Qx7_0", Role::Worker, "10.0.0.1"),
+            node("vnf-abc-workerNode-Qx7.0", Role::Worker, "10.0.0.2"),
+            node("___", Role::Master, "10.0.0.3"),
+            node(&"M".repeat(80), Role::Master, "10.0.0.4"),
+        ]);
+        let names = node_names(&t);
+        assert!(names_unique(&names));
+        for n in names.values() {
+            assert!(n.len() <= MAX_NODE_NAME, "{n}");
+            assert!(
+                n.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+                "{n}"
+            );
+            assert!(!n.starts_with('-') && !n.ends_with('-'), "{n}");
+        }
+        assert!(names["vnf-abc-workerNode-Qx7_0"].starts_with("vnf-abc-workernode-qx7-0-"));
+        assert!(names["___"].starts_with("node-"));
+        // Stable: a node's name does not depend on the other nodes.
+        let alone = node_names(&topo(vec![node(
+            "vnf-abc-workerNode-Qx7_0",
+            Role::Worker,
+            "10.0.0.9",
+        )]));
+        assert_eq!(
+            alone["vnf-abc-workerNode-Qx7_0"],
+            names["vnf-abc-workerNode-Qx7_0"]
+        );
+    }
+}
