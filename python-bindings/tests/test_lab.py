@@ -1,0 +1,202 @@
+"""vnf_mgmt.instantiate and the Tacker v1 instantiate_end against real SSH hosts of the
+lab (``vnf-lab``: network namespaces with sshd, sudo, a loop-device volume and NFS).
+
+Needs root (like the Rust lab tests); CI runs as root. The storage part only: no cluster
+here, so PV registration is skipped (``skip_pv_registration=True``)."""
+
+from __future__ import annotations
+
+import _thread
+import json
+import os
+import subprocess
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Dict, Iterator, List
+
+import pytest
+
+import vnf_mgmt
+from vnf_mgmt.tacker import KubernetesMgmtDriver
+
+from conftest import REPO, SAMPLE_PKG
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0, reason="the lab needs root (network namespaces, loop devices)")
+
+VOL = "0b7e8e4c-3f0f-4c43-9d8e-2c0f6f1f0a11"
+PASSWORD = "Sentinel-Pw-7f3a9c"
+EXPORTS = ["/volume/nfs/pv1", "/volume/nfs/pv2"]
+
+
+def vnf_lab() -> str:
+    """The vnf-lab binary (``VNF_LAB``, else the workspace's debug build, built if absent)."""
+    env = os.environ.get("VNF_LAB")
+    if env:
+        return env
+    target = Path(os.environ.get("CARGO_TARGET_DIR") or REPO / "target")
+    if not target.is_absolute():
+        target = REPO / target
+    path = target / "debug" / "vnf-lab"
+    if not path.exists():
+        subprocess.run(["cargo", "build", "-q", "-p", "vnf-lab", "--bin", "vnf-lab"],
+                       cwd=REPO, check=True)
+    return str(path)
+
+
+class Lab:
+    def __init__(self, info: Dict[str, Any], tmp: Path) -> None:
+        self.info = info
+        self.id = str(info["id"])
+        self.tmp = tmp
+        self.ip = {h["name"]: h["ip"] for h in info["hosts"]}
+
+    def exec(self, host: str, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run([vnf_lab(), "exec", "--lab", self.id, host, *cmd],
+                              capture_output=True, text=True, check=check, timeout=60)
+
+    def inventory(self) -> Dict[str, Any]:
+        ip = self.ip
+        return {"format_version": 1, "hosts": [
+            {"name": "s1", "role": "storage", "ssh": ip["s1"],
+             "ports": {"storage_server_CP": ip["s1"]},
+             "volumes": {"storage_server_volume": {"cinder_id": VOL, "device": "/dev/vdb"}}},
+            {"name": "w1", "role": "worker", "ssh": ip["w1"],
+             "ports": {"workerNode_CP2": ip["w1"]}},
+        ]}
+
+    def request(self, password: str = PASSWORD) -> Dict[str, Any]:
+        req = json.loads((REPO / "samples/requests/instantiate_simple_pv.json").read_text())
+        p = req["additionalParams"]["k8s_cluster_installation_param"]
+        for k in ("master_node", "worker_node", "storage_server"):
+            p[k]["password"] = password
+        p.pop("proxy", None)
+        for e in p["storage_server"]["nfs_server_setup_params"]:
+            e["export_to"] = self.info["subnet"]
+        return req
+
+    def exports(self) -> str:
+        return self.exec("s1", "exportfs", "-v").stdout
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[Lab]:
+    spec = tmp_path / "lab.json"
+    spec.write_text(json.dumps({"password": PASSWORD, "hosts": [
+        {"name": "s1", "volumes": [{"id": VOL, "size": "64M"}]}, {"name": "w1"}]}))
+    p = subprocess.run([vnf_lab(), "up", "--spec", str(spec)], capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    lab = Lab(json.loads(p.stdout), tmp_path)
+    try:
+        yield lab
+    finally:
+        subprocess.run([vnf_lab(), "down", "--lab", lab.id], capture_output=True, timeout=120)
+
+
+def run(lab: Lab, **kw: Any) -> vnf_mgmt.Summary:
+    args: Dict[str, Any] = dict(vnf_instance_id="vnf-py-1", inventory=lab.inventory(),
+                                known_hosts=lab.info["known_hosts"],
+                                state_dir=lab.tmp / "state", skip_pv_registration=True,
+                                connect_timeout=5)
+    args.update(kw)
+    request = args.pop("request", None) or lab.request()
+    return vnf_mgmt.instantiate(SAMPLE_PKG, request, **args)
+
+
+def test_instantiate_serves_the_exports_and_resumes(lab: Lab) -> None:
+    events: List[Dict[str, Any]] = []
+    s = run(lab, events=events.append)
+    assert s.operation == "instantiate" and s.executed > 0 and s.skipped == 0
+    out = lab.exports()
+    for d in EXPORTS:
+        assert d in out, out
+    assert lab.info["subnet"] in out
+    assert any(e.get("phase") == "connect" and e.get("outcome") == "ok" for e in events)
+    assert {e["vnf_instance_id"] for e in events} == {"vnf-py-1"}
+    # A re-run of the completed operation succeeds and keeps the exports.
+    again = run(lab)
+    assert again.operation == "instantiate"
+    assert all(d in lab.exports() for d in EXPORTS)
+
+
+def test_wrong_password_is_authentication_error_and_changes_nothing(lab: Lab) -> None:
+    with pytest.raises(vnf_mgmt.AuthenticationError) as ei:
+        run(lab, request=lab.request("not-the-password"), attempts=1)
+    assert ei.value.code == "driver.ssh.auth_failed"
+    assert ei.value.host in ("s1", "w1")
+    assert "not-the-password" not in str(ei.value)
+    assert lab.exports().strip() == ""
+    assert lab.exec("s1", "test", "-d", "/volume/nfs", check=False).returncode != 0
+
+
+def test_tacker_v1_instantiate_end_with_inventory_override(lab: Lab, tmp_path: Path) -> None:
+    inv = tmp_path / "inventory.json"
+    inv.write_text(json.dumps(lab.inventory()))
+    req = lab.request()
+    req["additionalParams"]["vnf_mgmt_inventory"] = str(inv)
+    request = SimpleNamespace(flavour_id=req["flavourId"],
+                              instantiation_level_id=req.get("instantiationLevelId"),
+                              additional_params=req["additionalParams"],
+                              ext_virtual_links=req["extVirtualLinks"])
+    vnf_instance = SimpleNamespace(
+        id="vnf-tacker-1", vnfd_id="vnfd-1", vim_connection_info=[],
+        instantiated_vnf_info=SimpleNamespace(instance_id="stack-not-used"))
+    events: List[Dict[str, Any]] = []
+    d = KubernetesMgmtDriver(known_hosts=lab.info["known_hosts"],
+                             state_dir=str(tmp_path / "state"), events=events.append,
+                             skip_pv_registration=True)
+    assert d.instantiate_end(None, vnf_instance, request, None, None,
+                             vnf={"vnf_package_path": str(SAMPLE_PKG)}) is None
+    out = lab.exports()
+    for e in EXPORTS:
+        assert e in out, out
+    assert {e["vnf_instance_id"] for e in events} == {"vnf-tacker-1"}
+    # The request is kept for heal (Tacker gives the heal hooks none).
+    saved = json.loads((tmp_path / "state/requests/vnf-tacker-1.json").read_text())
+    assert saved["additionalParams"]["vnf_mgmt_inventory"] == str(inv)
+
+
+def test_keyboard_interrupt_cancels_after_the_running_step_and_a_rerun_resumes(
+        lab: Lab) -> None:
+    # mkfs.ext4 on the storage host waits for a go file (it announces that it started).
+    shim = "/opt/vnf-lab/bin/mkfs.ext4"
+    lab.exec("s1", "sh", "-c", "printf '%s\\n' '#!/bin/sh' 'touch /run/mkfs-started' "
+             "'while [ ! -e /run/mkfs-go ]; do sleep 0.1; done' "
+             f"'exec /sbin/mkfs.ext4 \"$@\"' > {shim} && chmod 755 {shim}")
+    stop = threading.Event()
+
+    def interrupt_while_mkfs_runs() -> None:
+        while not stop.is_set():
+            if lab.exec("s1", "test", "-e", "/run/mkfs-started", check=False).returncode == 0:
+                _thread.interrupt_main()  # as Ctrl-C: KeyboardInterrupt in the main thread
+                time.sleep(0.5)
+                lab.exec("s1", "touch", "/run/mkfs-go")  # let the running step finish
+                return
+            time.sleep(0.1)
+
+    t = threading.Thread(target=interrupt_while_mkfs_runs, daemon=True)
+    t.start()
+    events: List[Dict[str, Any]] = []
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run(lab, events=events.append)
+    finally:
+        stop.set()
+        t.join()
+    # The running step finished (the engine waited for it); no later step started.
+    volume = "s1/volume/storage_server_volume"
+    assert any(e.get("step") == volume and e.get("phase") == "end"
+               and e.get("outcome") == "ok" for e in events), events
+    started = [e.get("step") for e in events if e.get("phase") == "start"]
+    assert "s1/nfs-exports" not in started, started
+    assert lab.exports().strip() == ""
+    # A re-run resumes: the volume step is skipped (not formatted again), the rest runs.
+    s = run(lab, events=events.append)
+    assert s.skipped > 0 and s.executed > 0
+    assert any(e.get("step") == volume and e.get("phase") == "skip" for e in events)
+    out = lab.exports()
+    for d in EXPORTS:
+        assert d in out, out
