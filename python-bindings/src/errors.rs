@@ -165,3 +165,22 @@ pub fn bound_volumes(message: &str) -> (Vec<String>, Vec<String>) {
     }
     (volumes, claims)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::bound_volumes;
+
+    #[test]
+    fn pv_in_use_message_gives_volumes_and_claims() {
+        let m = "PersistentVolume(s) in use, nothing deleted (remove the claims first): \
+                 nfs-pv1 -> default/data; nfs-pv2 -> team-a/logs";
+        let (v, c) = bound_volumes(m);
+        assert_eq!(v, ["nfs-pv1", "nfs-pv2"]);
+        assert_eq!(c, ["default/data", "team-a/logs"]);
+    }
+
+    #[test]
+    fn unexpected_message_gives_nothing() {
+        assert_eq!(bound_volumes("something else"), (vec![], vec![]));
+    }
+}
