@@ -228,6 +228,17 @@ def heal_vdus(inp: HookInput) -> Dict[str, str]:
     return out
 
 
+def rollback_note(op: str) -> str:
+    """What a rollback hook leaves as it is, and why that is safe."""
+    if op.startswith(("instantiate_", "heal_")):
+        # instantiate_end/heal_* change the VNF's own VMs only (storage server setup,
+        # NFS clients, the VNF's PVs): Tacker's instantiate rollback deletes those VMs;
+        # a heal is finished by re-running it (the journal resumes it).
+        return ("vnf-mgmt undoes nothing: its changes are on the VNF's own VMs and "
+                "PersistentVolumes; re-run the operation to resume it from the journal")
+    return "nothing to roll back: vnf-mgmt made no changes for this operation"
+
+
 NO_OP = frozenset({
     "instantiate_start", "terminate_start",
     "change_external_connectivity_start", "change_external_connectivity_end",
@@ -242,8 +253,7 @@ def run_hook(inp: HookInput) -> Optional[Dict[str, Any]]:
     if op in NO_OP:
         return None
     if "_rollback_" in op:
-        # Forward hooks raise before changing anything, so there is nothing to undo.
-        return {"rollback": op, "note": "nothing to roll back: vnf-mgmt made no changes"}
+        return {"rollback": op, "note": rollback_note(op)}
     if op == "instantiate_end":
         if not inp.install_params:
             raise _invalid("request.additional_params.missing",
