@@ -123,8 +123,16 @@ def test_instantiate_serves_the_exports_and_resumes(lab: Lab) -> None:
 
 
 def test_wrong_password_is_authentication_error_and_changes_nothing(lab: Lab) -> None:
+    calls: List[Dict[str, Any]] = []
+
+    def failing_callback(event: Dict[str, Any]) -> None:
+        calls.append(event)
+        raise RuntimeError("a broken events callback never fails the operation")
+
     with pytest.raises(vnf_mgmt.AuthenticationError) as ei:
-        run(lab, request=lab.request("not-the-password"), attempts=1)
+        run(lab, request=lab.request("not-the-password"), attempts=1,
+            events=failing_callback)
+    assert calls and calls[0]["phase"] == "connect"
     assert ei.value.code == "driver.ssh.auth_failed"
     assert ei.value.host in ("s1", "w1")
     assert "not-the-password" not in str(ei.value)

@@ -388,3 +388,31 @@ def test_instantiate_needs_exactly_one_topology_source(sample_pkg: Path,
     with pytest.raises(ValueError, match="exactly one"):
         vnf_mgmt.instantiate(sample_pkg, simple_request, vnf_instance_id="v",
                              inventory="/x.yaml", stack="s")
+
+
+def test_instantiate_end_discovers_with_the_vims_access_info(
+        tmp_path: Path, sample_pkg: Path, simple_request_dict: Dict[str, Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Tacker v1 fills vim_connection_info[].access_info from the registered VIM: the
+    # engine authenticates with it (here a Keystone that is not listening).
+    for var in ("OS_CLOUD", "OS_AUTH_URL", "OS_CLIENT_CONFIG_FILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", "/nonexistent")
+    req = dict(simple_request_dict)
+    req.pop("vimConnectionInfo", None)
+    access = {"auth_url": "http://127.0.0.1:9/identity/v3", "username": "admin",
+              "password": "Vim-Secret-42", "project_name": "admin",
+              "user_domain_name": "Default", "project_domain_name": "Default"}
+    inst = instance()
+    inst.vim_connection_info = [SimpleNamespace(id="vim-1", vim_id="v", vim_type="openstack",
+                                                access_info=access)]
+    with pytest.raises(vnf_mgmt.DiscoveryError) as ei:
+        KubernetesMgmtDriver(state_dir=str(tmp_path)).instantiate_end(
+            None, inst, snake_request(req), None, None,
+            vnf={"vnf_package_path": str(sample_pkg)})
+    assert ei.value.code == "driver.discovery.api"
+    assert "127.0.0.1:9" in str(ei.value)
+    assert "Vim-Secret-42" not in str(ei.value)
+    # The VIM password is never written to disk (the kept request has no accessInfo).
+    saved = (tmp_path / "requests" / "vnf-1.json").read_text()
+    assert "Vim-Secret-42" not in saved
