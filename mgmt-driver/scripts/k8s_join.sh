@@ -11,9 +11,13 @@ set -euo pipefail
 # shellcheck source=mgmt-driver/scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
 
+# The JoinConfiguration file (holds the token); removed on exit, whatever happens.
+JOIN_CFG=''
+trap '[[ -z "$JOIN_CFG" ]] || rm -f "$JOIN_CFG"' EXIT
+
 main() {
   (($# == 2)) || fatal "usage: k8s_join.sh NODE_NAME ENDPOINT < secrets"
-  local name=$1 endpoint=$2 line token='' hash='' cfg
+  local name=$1 endpoint=$2 line token='' hash=''
   [[ "$name" =~ ^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$ ]] || fatal "invalid node name: $name"
   local endpoint_re='^[][A-Za-z0-9.:-]+:[0-9]+$'
   [[ "$endpoint" =~ $endpoint_re ]] || fatal "invalid control-plane endpoint: $endpoint"
@@ -31,9 +35,8 @@ main() {
     return 0
   fi
   command -v kubeadm >/dev/null 2>&1 || fatal "kubeadm is missing (k8s_node.sh runs first)"
-  cfg=$(umask 077 && mktemp /etc/kubernetes-join.XXXXXX.yaml)
-  trap 'rm -f "$cfg"' EXIT
-  cat >"$cfg" <<CFG
+  JOIN_CFG=$(umask 077 && mktemp /etc/kubernetes-join.XXXXXX.yaml)
+  cat >"$JOIN_CFG" <<CFG
 apiVersion: kubeadm.k8s.io/v1beta4
 kind: JoinConfiguration
 discovery:
@@ -45,7 +48,7 @@ discovery:
 nodeRegistration:
   name: "$name"
 CFG
-  kubeadm join --config "$cfg" >/var/log/vnf-mgmt-kubeadm-join.log 2>&1 ||
+  kubeadm join --config "$JOIN_CFG" >/var/log/vnf-mgmt-kubeadm-join.log 2>&1 ||
     fatal "kubeadm join failed (see /var/log/vnf-mgmt-kubeadm-join.log on $name)"
   info "node $name joined $endpoint"
 }

@@ -88,6 +88,15 @@ pub enum FileSource {
     },
 }
 
+/// A `key=value` line of a script's stdin or stdout bound to a secret name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamedSecret {
+    /// Key of the line (`token`).
+    pub key: String,
+    /// Secret name in the run's secret store (`cluster.join_token`).
+    pub secret: String,
+}
+
 /// One action. Closed: the executor handles exactly these.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -111,6 +120,16 @@ pub enum Action {
         args: Vec<String>,
         /// Run as root through `sudo`.
         sudo: bool,
+        /// Secrets the script reads on stdin as `key=value` lines (uploaded as a 0600
+        /// file by SFTP, removed after the run; never in argv). The values are resolved
+        /// from the run's secret store, which includes earlier steps' `capture`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        stdin_secrets: Vec<NamedSecret>,
+        /// `key=value` lines of the script's stdout to keep as secrets of this run, for
+        /// later steps' `stdin_secrets`. A capturing step always runs (never skipped by
+        /// the journal), so a re-run obtains fresh values.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        capture: Vec<NamedSecret>,
     },
     /// Server-side apply a Kubernetes object with the cluster's admin credentials, read
     /// from `kubeconfig` on the step's host (a master) over SSH with sudo; then wait
@@ -243,7 +262,9 @@ impl Plan {
                     "upload {path} mode {mode:04o} sha256 {}",
                     &sha256[..sha256.len().min(12)]
                 ),
-                Action::RunScript { script, args, sudo } => format!(
+                Action::RunScript {
+                    script, args, sudo, ..
+                } => format!(
                     "run {}{script}{}{}",
                     if *sudo { "sudo " } else { "" },
                     if args.is_empty() { "" } else { " " },

@@ -548,6 +548,8 @@ impl Builder<'_> {
                 script: scripts::remote_path(name),
                 args,
                 sudo: true,
+                stdin_secrets: vec![],
+                capture: vec![],
             },
             reason,
             timeout_secs: self.opts.script_timeout_secs,

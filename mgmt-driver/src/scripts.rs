@@ -202,7 +202,7 @@ mod tests {
         assert!(err.contains("usage: k8s_join.sh"), "{err}");
         // kubeadm gets the token from a 0600 config file, never from argv.
         let script = get("k8s_join.sh").unwrap_or_default();
-        assert!(script.contains("kubeadm join --config \"$cfg\""));
+        assert!(script.contains("kubeadm join --config \"$JOIN_CFG\""));
         assert!(!script.contains("--token"));
         assert!(script.contains("umask 077"));
     }

@@ -62,6 +62,10 @@ pub mod codes {
         KUBE_TIMEOUT = "driver.kube.timeout";
         /// A PersistentVolume to delete is bound to a claim (the message lists `pv -> namespace/claim`); nothing was deleted.
         PV_IN_USE = "driver.kube.pv_in_use";
+        /// A step needs a secret on stdin that neither the request nor an earlier step's output provides.
+        SECRET_MISSING = "driver.step.secret_missing";
+        /// A capturing step succeeded but did not print one of the `key=value` outputs it must produce.
+        OUTPUT_MISSING = "driver.step.output_missing";
     }
 }
 
@@ -160,9 +164,28 @@ struct Ctx<'a> {
     opts: &'a ExecOptions,
     events: &'a dyn EventSink,
     journal: Mutex<Journal>,
+    /// Secrets produced by earlier steps of this run (`capture`).
+    outputs: std::sync::RwLock<Secrets>,
 }
 
 impl Ctx<'_> {
+    /// Redacts the request's secrets and every captured output.
+    fn redact(&self, text: &str) -> String {
+        let text = self.secrets.redact(text);
+        match self.outputs.read() {
+            Ok(o) => o.redact(&text),
+            Err(_) => text,
+        }
+    }
+
+    /// A secret by name: captured outputs first, then the request's secrets.
+    fn secret(&self, name: &str) -> Option<crate::secret::Secret> {
+        if let Some(v) = self.outputs.read().ok().and_then(|o| o.get(name).cloned()) {
+            return Some(v);
+        }
+        self.secrets.get(name).cloned()
+    }
+
     fn event(
         &self,
         host: Option<&str>,
@@ -182,7 +205,7 @@ impl Ctx<'_> {
             phase,
             duration_ms: duration.map(|d| d.as_millis() as u64),
             outcome,
-            message: message.map(|m| self.secrets.redact(&m)),
+            message: message.map(|m| self.redact(&m)),
         });
     }
 
@@ -197,7 +220,7 @@ impl Ctx<'_> {
             code,
             host: host.map(str::to_string),
             step: step.map(str::to_string),
-            message: self.secrets.redact(&message),
+            message: self.redact(&message),
             exit_status: None,
             output_tail: vec![],
         }
@@ -289,7 +312,7 @@ impl Ctx<'_> {
         let n = self.opts.tail_lines;
         lines[lines.len().saturating_sub(n)..]
             .iter()
-            .map(|l| self.secrets.redact(l))
+            .map(|l| self.redact(l))
             .collect()
     }
 
@@ -370,7 +393,7 @@ impl Ctx<'_> {
                         format!("cannot read {kubeconfig}"),
                     );
                     e.exit_status = Some(out.status);
-                    e.output_tail = out.stderr.lines().map(|l| self.secrets.redact(l)).collect();
+                    e.output_tail = out.stderr.lines().map(|l| self.redact(l)).collect();
                     return Err(Ok(e));
                 }
                 let wanted = wait_for_phase.as_deref().unwrap_or("");
@@ -411,7 +434,7 @@ impl Ctx<'_> {
                         format!("cannot read {kubeconfig}"),
                     );
                     e.exit_status = Some(out.status);
-                    e.output_tail = out.stderr.lines().map(|l| self.secrets.redact(l)).collect();
+                    e.output_tail = out.stderr.lines().map(|l| self.redact(l)).collect();
                     return Err(Ok(e));
                 }
                 match crate::kube::delete_pvs(
@@ -445,12 +468,48 @@ impl Ctx<'_> {
                     Err(crate::kube::KubeError::InUse(v)) => Err(Ok(self.in_use(h, step, &v))),
                 }
             }
-            Action::RunScript { script, args, sudo } => {
-                let out = conn
-                    .run_script(script, args, *sudo, timeout)
-                    .map_err(|e| self.run_error(e, h, step))?;
+            Action::RunScript {
+                script,
+                args,
+                sudo,
+                stdin_secrets,
+                capture,
+            } => {
+                let out = if stdin_secrets.is_empty() {
+                    conn.run_script(script, args, *sudo, timeout)
+                } else {
+                    let mut input = String::new();
+                    for ns in stdin_secrets {
+                        let v = self.secret(&ns.secret).ok_or_else(|| {
+                            Ok(self.error(
+                                codes::SECRET_MISSING,
+                                Some(&h.name),
+                                Some(&step.id),
+                                format!("secret {} is not available", ns.secret),
+                            ))
+                        })?;
+                        input.push_str(&ns.key);
+                        input.push('=');
+                        input.push_str(v.expose());
+                        input.push('\n');
+                    }
+                    let path = format!(
+                        "{}/run/{}.in",
+                        crate::scripts::REMOTE_DIR.trim_end_matches("/scripts"),
+                        &step.digest()[..16]
+                    );
+                    conn.run_script_with_input(
+                        script,
+                        args,
+                        *sudo,
+                        input.as_bytes(),
+                        &path,
+                        timeout,
+                    )
+                }
+                .map_err(|e| self.run_error(e, h, step))?;
                 if out.status == 0 {
-                    Ok(())
+                    self.capture(h, step, capture, &out.stdout)
                 } else {
                     let mut e = self.error(
                         codes::STEP_FAILED,
@@ -464,6 +523,43 @@ impl Ctx<'_> {
                 }
             }
         }
+    }
+
+    /// Stores the `key=value` lines of `stdout` named by `capture` as run secrets.
+    fn capture(
+        &self,
+        h: &PlanHost,
+        step: &Step,
+        capture: &[crate::plan::NamedSecret],
+        stdout: &str,
+    ) -> Result<(), Result<ExecError, String>> {
+        let mut found = Vec::new();
+        for ns in capture {
+            let prefix = format!("{}=", ns.key);
+            match stdout.lines().find_map(|l| l.strip_prefix(prefix.as_str())) {
+                Some(v) if !v.is_empty() => found.push((ns.secret.clone(), v.to_string())),
+                _ => {
+                    // Hide what was printed before reporting.
+                    if let Ok(mut o) = self.outputs.write() {
+                        for (n, v) in &found {
+                            o.insert(n.clone(), crate::secret::Secret::new(v.clone()));
+                        }
+                    }
+                    return Err(Ok(self.error(
+                        codes::OUTPUT_MISSING,
+                        Some(&h.name),
+                        Some(&step.id),
+                        format!("{} printed no {}=… line", step.id, ns.key),
+                    )));
+                }
+            }
+        }
+        if let Ok(mut o) = self.outputs.write() {
+            for (n, v) in found {
+                o.insert(n, crate::secret::Secret::new(v));
+            }
+        }
+        Ok(())
     }
 
     fn in_use(&self, h: &PlanHost, step: &Step, bound: &[String]) -> ExecError {
@@ -534,6 +630,7 @@ impl Ctx<'_> {
                         c.remote_sha256(path).as_deref() == Some(sha256.as_str())
                     }
                     (Action::UploadFile { .. }, None) => false,
+                    (Action::RunScript { capture, .. }, _) if !capture.is_empty() => false,
                     (
                         Action::RunScript { .. }
                         | Action::KubeApply { .. }
@@ -660,6 +757,7 @@ pub fn execute(
         opts,
         events,
         journal: Mutex::new(journal),
+        outputs: std::sync::RwLock::new(Secrets::new()),
     };
     let t0 = Instant::now();
     let r = execute_inner(&ctx);

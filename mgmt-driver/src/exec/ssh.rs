@@ -332,6 +332,35 @@ impl Conn {
         }
     }
 
+    /// Like [`Conn::run_script`], with `input` as the script's stdin: uploaded by SFTP to
+    /// `input_path` with mode 0600 and redirected from there (never in argv), removed
+    /// after the run whatever its outcome.
+    pub fn run_script_with_input(
+        &self,
+        script: &str,
+        args: &[String],
+        sudo: bool,
+        input: &[u8],
+        input_path: &str,
+        timeout: Duration,
+    ) -> Result<RemoteOutput, RunError> {
+        self.upload(input_path, input, 0o600, timeout)?;
+        let mut words = vec![shell_quote(script), shell_quote(input_path)];
+        words.extend(args.iter().map(|a| shell_quote(a)));
+        let argv = words.join(" ");
+        let prefix = if sudo { self.sudo_prefix() } else { "" };
+        let cmd = format!(
+            "cd && {{ {prefix} bash -c 'exec bash \"$0\" \"${{@:2}}\" <\"$1\"' {argv}; rc=$?; rm -f -- {}; exit $rc; }}",
+            shell_quote(input_path)
+        );
+        let stdin = if sudo { self.sudo_stdin() } else { None };
+        let r = self.run(&cmd, stdin.as_deref(), timeout);
+        if let Ok(sftp) = self.sess.sftp() {
+            let _ = sftp.unlink(Path::new(input_path));
+        }
+        r
+    }
+
     /// Runs a command line; success is judged by the caller from the exit status.
     /// `timeout` bounds the whole command: every blocking call gets only the time left.
     pub fn run(
