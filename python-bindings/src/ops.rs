@@ -21,6 +21,8 @@ use std::time::Duration;
 enum Operation {
     Instantiate,
     Heal(mgmt_driver::driver::HealPhase),
+    /// heal_start, the rebuild through Heat, heal_end on the re-discovered topology.
+    HealAll,
 }
 
 /// Everything the worker thread needs (owned, so it can move there).
@@ -35,6 +37,7 @@ struct Job {
     state_dir: PathBuf,
     opts: mgmt_driver::exec::ExecOptions,
     register_pvs: bool,
+    rebuild: mgmt_driver::openstack::RebuildOptions,
     events: Sink,
 }
 
@@ -107,12 +110,44 @@ fn run_job(job: &Job) -> Result<(String, mgmt_driver::exec::Summary), Failure> {
             ));
         }
     };
-    let (_topology, planned) = match job.operation {
+    let (topology, planned) = match job.operation {
         Operation::Instantiate => d::plan_instantiate_from(&input, &source)?,
         Operation::Heal(phase) => d::plan_heal_from(&input, phase, &source)?,
+        Operation::HealAll => d::plan_heal_from(&input, d::HealPhase::Start, &source)?,
     };
     let summary = d::execute(&planned, &job.state_dir, &job.opts, &job.events)?;
-    Ok((planned.plan.operation.as_str().to_string(), summary))
+    let Operation::HealAll = job.operation else {
+        return Ok((planned.plan.operation.as_str().to_string(), summary));
+    };
+    let Some(stack) = job.stack.as_deref() else {
+        return Err(Failure::Internal("heal phase all needs a stack".into()));
+    };
+    if job.opts.cancel.load(Ordering::SeqCst) {
+        // Interrupted after heal_start: the VM is not rebuilt; the caller re-raises.
+        return Ok((planned.plan.operation.as_str().to_string(), summary));
+    }
+    let progress = |line: &str| log::info!(target: "api", "{line}");
+    d::rebuild_storage_server(
+        &input,
+        job.os_cloud.as_deref(),
+        stack,
+        &topology,
+        &job.rebuild,
+        &progress,
+    )?;
+    log::info!(target: "api", "storage server rebuilt; re-discovering the stack for heal_end");
+    let (_, planned) = d::plan_heal_from(&input, d::HealPhase::End, &source)?;
+    let end = d::execute(&planned, &job.state_dir, &job.opts, &job.events)?;
+    let mut trusted = summary.trusted_on_first_use;
+    trusted.extend(end.trusted_on_first_use);
+    Ok((
+        "heal".to_string(),
+        mgmt_driver::exec::Summary {
+            executed: summary.executed + end.executed,
+            skipped: summary.skipped + end.skipped,
+            trusted_on_first_use: trusted,
+        },
+    ))
 }
 
 /// Runs `job` on a thread, watching for Python signals while it runs.
@@ -178,15 +213,16 @@ fn default_state_dir() -> PathBuf {
     }
 }
 
-/// Runs `instantiate` (`phase=None`) or one heal phase (`"start"`/`"end"`) through the
-/// engine: plan from the inventory or the Heat stack, then execute with the journal
+/// Runs `instantiate` (`phase=None`), one heal phase (`"start"`/`"end"`) or the whole
+/// heal with the rebuild through Heat (`"all"`, needs `stack`) through the engine: plan from the inventory or the Heat stack, then execute with the journal
 /// under `state_dir`. Returns `{"operation", "vnf_instance_id", "executed", "skipped",
 /// "trusted_on_first_use"}`.
 #[pyfunction]
 #[pyo3(signature = (
     package, request, vnf_instance_id, *, phase=None, inventory=None, os_cloud=None,
     stack=None, known_hosts=None, trust_on_first_use=false, state_dir=None, events=None,
-    register_pvs=true, max_parallel=8, connect_timeout=20, attempts=3
+    register_pvs=true, max_parallel=8, connect_timeout=20, attempts=3,
+    replace_volumes=false, rebuild_timeout=1800
 ))]
 #[allow(clippy::too_many_arguments)]
 pub fn _run<'py>(
@@ -206,18 +242,27 @@ pub fn _run<'py>(
     max_parallel: usize,
     connect_timeout: u64,
     attempts: u32,
+    replace_volumes: bool,
+    rebuild_timeout: u64,
 ) -> PyResult<Bound<'py, PyAny>> {
     use mgmt_driver::driver::HealPhase;
     let operation = match phase {
         None => Operation::Instantiate,
         Some("start") => Operation::Heal(HealPhase::Start),
         Some("end") => Operation::Heal(HealPhase::End),
+        Some("all") => Operation::HealAll,
         Some(other) => {
             return Err(pyo3::exceptions::PyValueError::new_err(format!(
-                "unknown heal phase {other:?} (start, end)"
+                "unknown heal phase {other:?} (start, end, all)"
             )));
         }
     };
+    if matches!(operation, Operation::HealAll) && stack.is_none() {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "heal phase \"all\" rebuilds the VM through Heat and needs stack=; with a \
+             static inventory run phase \"start\", rebuild the VM, then phase \"end\"",
+        ));
+    }
     if inventory.is_some() == stack.is_some() {
         return Err(pyo3::exceptions::PyValueError::new_err(
             "give exactly one of inventory= (static inventory YAML) and stack= (Heat stack)",
@@ -246,6 +291,11 @@ pub fn _run<'py>(
             ..Default::default()
         },
         register_pvs,
+        rebuild: mgmt_driver::openstack::RebuildOptions {
+            replace_volumes,
+            timeout: Duration::from_secs(rebuild_timeout.max(1)),
+            ..Default::default()
+        },
         events: Sink(events),
     };
     run_watched(py, job)

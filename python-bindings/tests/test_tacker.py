@@ -377,8 +377,17 @@ def test_heal_of_storage_and_worker_is_not_implemented(
 def test_heal_storage_server_rejects_unknown_phase(sample_pkg: Path,
                                                    simple_request: Path) -> None:
     with pytest.raises(ValueError, match="phase"):
+        vnf_mgmt.heal_storage_server(sample_pkg, simple_request, phase="both",
+                                     vnf_instance_id="v", inventory="/x.yaml")
+    # "all" rebuilds the VM through Heat: a static inventory cannot.
+    with pytest.raises(ValueError, match="needs stack"):
         vnf_mgmt.heal_storage_server(sample_pkg, simple_request, phase="all",
                                      vnf_instance_id="v", inventory="/x.yaml")
+    # The compiled layer refuses it too.
+    from vnf_mgmt import _vnf_mgmt
+    with pytest.raises(ValueError, match="needs stack"):
+        _vnf_mgmt._run(str(sample_pkg), str(simple_request), "v", phase="all",
+                       inventory="/x.yaml")
 
 
 def test_instantiate_needs_exactly_one_topology_source(sample_pkg: Path,
@@ -416,3 +425,18 @@ def test_instantiate_end_discovers_with_the_vims_access_info(
     # The VIM password is never written to disk (the kept request has no accessInfo).
     saved = (tmp_path / "requests" / "vnf-1.json").read_text()
     assert "Vim-Secret-42" not in saved
+
+
+def test_heal_all_discovers_the_stack_first(
+        tmp_path: Path, sample_pkg: Path, simple_request_dict: Dict[str, Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("OS_CLOUD", "OS_AUTH_URL", "OS_CLIENT_CONFIG_FILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", "/nonexistent")
+    req = dict(simple_request_dict)
+    req.pop("vimConnectionInfo", None)
+    with pytest.raises(vnf_mgmt.DiscoveryError) as ei:
+        vnf_mgmt.heal_storage_server(sample_pkg, req, phase="all", vnf_instance_id="v",
+                                     stack="stack-1", state_dir=tmp_path)
+    assert ei.value.code.startswith("driver.discovery.")
+    assert list(tmp_path.iterdir()) == []  # nothing journaled: no plan was made

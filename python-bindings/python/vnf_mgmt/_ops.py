@@ -76,7 +76,8 @@ def _run(package: PathLike, request: Source, vnf_instance_id: str, phase: Option
          access_info: Optional[Mapping[str, Any]], known_hosts: Optional[PathLike],
          trust_on_first_use: bool, state_dir: Optional[PathLike],
          events: Optional[EventCallback], register_pvs: bool, max_parallel: int,
-         connect_timeout: int, attempts: int) -> Summary:
+         connect_timeout: int, attempts: int, replace_volumes: bool = False,
+         rebuild_timeout: int = 1800) -> Summary:
     if (inventory is None) == (stack is None):
         raise ValueError("give exactly one of inventory= (static inventory) and "
                          "stack= (Heat stack id or name)")
@@ -92,7 +93,8 @@ def _run(package: PathLike, request: Source, vnf_instance_id: str, phase: Option
             trust_on_first_use=trust_on_first_use,
             state_dir=None if state_dir is None else os.fspath(state_dir), events=events,
             register_pvs=register_pvs, max_parallel=max_parallel,
-            connect_timeout=connect_timeout, attempts=attempts)
+            connect_timeout=connect_timeout, attempts=attempts,
+            replace_volumes=replace_volumes, rebuild_timeout=rebuild_timeout)
     return Summary.from_dict(d)
 
 
@@ -138,21 +140,29 @@ def heal_storage_server(package: PathLike, request: Source, *, phase: str,
                         trust_on_first_use: bool = False,
                         state_dir: Optional[PathLike] = None,
                         events: Optional[EventCallback] = None, max_parallel: int = 8,
-                        connect_timeout: int = 20, attempts: int = 3) -> Summary:
-    """One phase of healing the storage server (see ``docs/heal.md``).
+                        connect_timeout: int = 20, attempts: int = 3,
+                        replace_volumes: bool = False,
+                        rebuild_timeout: int = 1800) -> Summary:
+    """Heals the storage server (see ``docs/heal.md``), one phase or all of it.
 
     ``phase="start"`` (before the VM is rebuilt) deletes the VNF's PersistentVolumes,
     refused with :class:`~vnf_mgmt.PersistentVolumeInUse` (``.volumes``, ``.claims``)
     while a claim binds one; ``phase="end"`` (after the rebuild) sets the storage server
-    up again and re-registers the PVs. The rebuild itself is the orchestrator's (Tacker
-    recreates the VM between the two hooks); ``"all"`` is not offered here. Other
-    arguments as for :func:`instantiate`.
+    up again and re-registers the PVs. Under Tacker the orchestrator rebuilds the VM
+    between the two. ``phase="all"`` (needs ``stack``) runs start, rebuilds the server
+    through Heat (mark unhealthy + stack update; ``replace_volumes`` also replaces its
+    volumes, ``rebuild_timeout`` seconds), re-discovers the stack and runs end; the
+    rebuild itself is not interruptible (``KeyboardInterrupt`` takes effect after it).
+    Other arguments as for :func:`instantiate`.
     """
-    if phase not in ("start", "end"):
-        raise ValueError(f"phase must be 'start' or 'end', not {phase!r} (the VM is "
-                         "rebuilt between the two by the orchestrator)")
+    if phase not in ("start", "end", "all"):
+        raise ValueError(f"phase must be 'start', 'end' or 'all', not {phase!r}")
+    if phase == "all" and stack is None:
+        raise ValueError("phase 'all' rebuilds the VM through Heat and needs stack=; with a "
+                         "static inventory run phase 'start', rebuild the VM, then 'end'")
     return _run(package, request, vnf_instance_id, phase, inventory=inventory, stack=stack,
                 os_cloud=os_cloud, access_info=access_info, known_hosts=known_hosts,
                 trust_on_first_use=trust_on_first_use, state_dir=state_dir, events=events,
                 register_pvs=True, max_parallel=max_parallel,
-                connect_timeout=connect_timeout, attempts=attempts)
+                connect_timeout=connect_timeout, attempts=attempts,
+                replace_volumes=replace_volumes, rebuild_timeout=rebuild_timeout)

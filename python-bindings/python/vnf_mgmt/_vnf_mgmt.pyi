@@ -31,5 +31,5 @@ def _run(package: str, request: str, vnf_instance_id: str, *, phase: Optional[st
          stack: Optional[str] = None, known_hosts: Optional[str] = None,
          trust_on_first_use: bool = False, state_dir: Optional[str] = None,
          events: Optional[Callable[[Dict[str, Any]], Any]] = None, register_pvs: bool = True,
-         max_parallel: int = 8, connect_timeout: int = 20,
-         attempts: int = 3) -> Dict[str, Any]: ...
+         max_parallel: int = 8, connect_timeout: int = 20, attempts: int = 3,
+         replace_volumes: bool = False, rebuild_timeout: int = 1800) -> Dict[str, Any]: ...
