@@ -208,3 +208,36 @@ def test_keyboard_interrupt_cancels_after_the_running_step_and_a_rerun_resumes(
     out = lab.exports()
     for d in EXPORTS:
         assert d in out, out
+
+
+def test_tacker_v2_script_instantiate_end_with_pinned_keys(lab: Lab, tmp_path: Path) -> None:
+    import pickle
+    import sys
+
+    # The v2 script takes its engine settings from VNF_MGMT_* variables; host keys pinned
+    # in the inventory (as OpenStack discovery pins them from the console log), journal
+    # under $XDG_STATE_HOME.
+    inv = lab.inventory()
+    keys = {h["name"]: h["host_keys"] for h in lab.info["hosts"]}
+    for h in inv["hosts"]:
+        h["host_keys"] = [keys[h["name"]]["ed25519"], keys[h["name"]]["ecdsa"]]
+    (tmp_path / "inventory.json").write_text(json.dumps(inv))
+    req = lab.request()
+    req["additionalParams"]["vnf_mgmt_inventory"] = str(tmp_path / "inventory.json")
+    script = {"operation": "instantiate_end", "request": req,
+              "vnf_instance": {"id": "vnf-v2-1", "vnfdId": "vnfd-1"},
+              "grant_request": {}, "grant_response": {}, "tmp_csar_dir": str(SAMPLE_PKG),
+              "user_script_err_handling_data": {}}
+    env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "xdg"),
+               VNF_MGMT_SKIP_PV_REGISTRATION="1")
+    p = subprocess.run([sys.executable, "-m", "vnf_mgmt.tacker_v2"],
+                       input=pickle.dumps(script), capture_output=True, timeout=120,
+                       cwd="/", env=env)
+    assert p.returncode == 0, p.stderr.decode()
+    out = pickle.loads(p.stdout)
+    summary = out["user_script_err_handling_data"]["vnf_mgmt"]["instantiate_end"]
+    assert summary["operation"] == "instantiate" and summary["executed"] > 0
+    exports = lab.exports()
+    for d in EXPORTS:
+        assert d in exports, exports
+    assert (tmp_path / "xdg/vnf-mgmt/requests/vnf-v2-1.json").exists()

@@ -116,6 +116,22 @@ class EngineOptions:
     events: Optional[Callable[[Dict[str, Any]], Any]] = None
     skip_pv_registration: bool = False
 
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "EngineOptions":
+        """Settings of the v2 script (Tacker starts it without arguments):
+        ``VNF_MGMT_INVENTORY``, ``VNF_MGMT_OS_CLOUD``, ``VNF_MGMT_KNOWN_HOSTS``,
+        ``VNF_MGMT_TRUST_ON_FIRST_USE=1``, ``VNF_MGMT_STATE_DIR``,
+        ``VNF_MGMT_SKIP_PV_REGISTRATION=1``."""
+        def flag(name: str) -> bool:
+            return env.get(name, "").strip().lower() in ("1", "true", "yes")
+
+        return cls(inventory=env.get("VNF_MGMT_INVENTORY") or None,
+                   os_cloud=env.get("VNF_MGMT_OS_CLOUD") or None,
+                   known_hosts=env.get("VNF_MGMT_KNOWN_HOSTS") or None,
+                   trust_on_first_use=flag("VNF_MGMT_TRUST_ON_FIRST_USE"),
+                   state_dir=env.get("VNF_MGMT_STATE_DIR") or None,
+                   skip_pv_registration=flag("VNF_MGMT_SKIP_PV_REGISTRATION"))
+
 
 @dataclass
 class HookInput:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import pickle
 import sys
 from typing import Any, BinaryIO, Dict, Optional, TextIO
@@ -43,6 +44,7 @@ def handle(script_dict: Dict[str, Any]) -> Dict[str, Any]:
         vnf_instance=_lcm.to_plain(vnf_instance) or {},
         package=script_dict.get("tmp_csar_dir"),
         grant=_lcm.to_plain(script_dict.get("grant_response")),
+        engine=_lcm.EngineOptions.from_env(os.environ),
     )
     result = _lcm.run_hook(inp)
     err_data = script_dict.get("user_script_err_handling_data")
