@@ -25,6 +25,10 @@ pub mod codes {
         BAD_MANIFEST = "driver.plan.bad_manifest";
         /// PersistentVolumes are requested but the topology has no master to reach the cluster from.
         NO_MASTER = "driver.plan.no_master";
+        /// The cluster install (this release) supports exactly one master; the topology has another number.
+        CLUSTER_MASTERS = "driver.plan.cluster_masters";
+        /// A master or worker has no cluster address (neither a NIC address nor an IP SSH host) for the cluster install.
+        NO_NODE_ADDRESS = "driver.plan.no_node_address";
     }
 }
 
@@ -57,6 +61,13 @@ pub struct PlanOptions {
     /// Plan the PersistentVolume registration (`pv_registration_params`); off: only the
     /// storage server and NFS clients.
     pub register_pvs: bool,
+    /// Plan the Kubernetes cluster install (kubeadm: node preparation, `kubeadm init` on
+    /// the master, workers joining in parallel) before the PersistentVolume registration;
+    /// off: the cluster must already run.
+    pub install_cluster: bool,
+    /// Kubernetes minor release of the `pkgs.k8s.io` repository (`v1.31`), used only
+    /// when kubeadm/kubelet/kubectl are missing on a node.
+    pub k8s_minor: String,
 }
 
 impl Default for PlanOptions {
@@ -67,6 +78,8 @@ impl Default for PlanOptions {
             upload_timeout_secs: 60,
             kube_timeout_secs: 150,
             register_pvs: true,
+            install_cluster: false,
+            k8s_minor: "v1.31".into(),
         }
     }
 }
@@ -270,6 +283,13 @@ fn storage_and_pvs(
         opts,
     };
 
+    let pv_phase = if opts.install_cluster && operation == Operation::Instantiate {
+        cluster_install(&mut b, topology, params)?;
+        CLUSTER_JOIN_PHASE + 1
+    } else {
+        2
+    };
+
     // Storage server first: its exports must exist before clients use them (phase 1 for
     // both; PV registration will follow in a later phase).
     if let Some(ss) = &params.storage_server {
@@ -433,7 +453,7 @@ fn storage_and_pvs(
             )?;
             b.steps.push(Step {
                 id: format!("{}/pv/{name}", master.name),
-                phase: 2,
+                phase: pv_phase,
                 host: master.name.clone(),
                 action: Action::KubeApply {
                     kubeconfig: crate::kube::ADMIN_KUBECONFIG.into(),
@@ -453,6 +473,8 @@ fn storage_and_pvs(
         }
     }
 
+    // Execution order is phase order (stable: within a phase, as planned).
+    b.steps.sort_by_key(|s| s.phase);
     Ok(Planned {
         plan: Plan {
             format_version: crate::plan::FORMAT_VERSION,
@@ -464,6 +486,155 @@ fn storage_and_pvs(
         },
         secrets: b.secrets,
     })
+}
+
+/// Phase of the workers' joins; the PersistentVolume registration follows it.
+const CLUSTER_JOIN_PHASE: u32 = 4;
+
+/// Secret names (and `key=value` keys) the master's join information is captured under.
+const JOIN_SECRETS: [(&str, &str); 2] = [
+    ("token", "cluster.join_token"),
+    ("ca_cert_hash", "cluster.ca_cert_hash"),
+];
+
+fn join_secrets() -> Vec<crate::plan::NamedSecret> {
+    JOIN_SECRETS
+        .iter()
+        .map(|(k, s)| crate::plan::NamedSecret {
+            key: (*k).into(),
+            secret: (*s).into(),
+        })
+        .collect()
+}
+
+/// Plans the kubeadm install: phase 1 node preparation on every master and worker,
+/// phase 2 `kubeadm init` on the master, phase 3 the join information captured from it,
+/// phase [`CLUSTER_JOIN_PHASE`] the workers joining (in parallel, bounded by the
+/// executor) with the token on stdin.
+fn cluster_install(
+    b: &mut Builder<'_>,
+    topology: &Topology,
+    params: &K8sClusterInstallationParam,
+) -> Result<(), PlanError> {
+    let masters: Vec<&Node> = topology.with_role(Role::Master).collect();
+    let [master] = masters.as_slice() else {
+        return Err(err(
+            codes::CLUSTER_MASTERS,
+            format!(
+                "the cluster install supports exactly one master for now; the topology has {}",
+                masters.len()
+            ),
+        ));
+    };
+    let names = crate::cluster::node_names(topology);
+    let address = |n: &Node| {
+        n.service_address().ok_or_else(|| {
+            err(
+                codes::NO_NODE_ADDRESS,
+                format!(
+                    "node {} has no cluster address (no nic and the SSH host {} is not an IP address)",
+                    n.name, n.ssh.host
+                ),
+            )
+        })
+    };
+    let master_ip = address(master)?;
+    let endpoint = match &topology.cluster_endpoint {
+        Some(e) => e
+            .trim_start_matches("https://")
+            .trim_end_matches('/')
+            .to_string(),
+        None => match master_ip {
+            std::net::IpAddr::V4(ip) => format!("{ip}:6443"),
+            std::net::IpAddr::V6(ip) => format!("[{ip}]:6443"),
+        },
+    };
+    let hosts = crate::cluster::hosts_entries(topology, &names);
+    let name_of = |n: &Node| names.get(&n.name).cloned().unwrap_or_default();
+    let nodes: Vec<&Node> = topology
+        .nodes
+        .iter()
+        .filter(|n| matches!(n.role, Role::Master | Role::Worker))
+        .collect();
+    for node in &nodes {
+        address(node)?;
+        let login = if node.role == Role::Master {
+            master_login(params)
+        } else {
+            Login {
+                prefix: "worker_node",
+                username: &params.worker_node.username,
+                password: params.worker_node.password.as_deref(),
+                key: params.worker_node.ssh_private_key_path.as_deref(),
+            }
+        };
+        b.add_host(node, &login)?;
+        let scripts: &[&str] = if node.role == Role::Master {
+            &["lib.sh", "k8s_node.sh", "k8s_init.sh", "k8s_join_info.sh"]
+        } else {
+            &["lib.sh", "k8s_node.sh", "k8s_join.sh"]
+        };
+        b.uploads(node, scripts, 1);
+        let mut args = vec![name_of(node), b.opts.k8s_minor.clone()];
+        args.extend(hosts.iter().cloned());
+        b.script(
+            node,
+            "k8s-node".into(),
+            "k8s_node.sh",
+            args,
+            format!(
+                "prepare Kubernetes node {} (hostname, /etc/hosts, swap, modules, runtime, kubeadm)",
+                name_of(node)
+            ),
+        );
+    }
+    b.script_in(
+        2,
+        master,
+        "k8s-init".into(),
+        "k8s_init.sh",
+        vec![
+            name_of(master),
+            master_ip.to_string(),
+            endpoint.clone(),
+            params
+                .master_node
+                .pod_cidr
+                .clone()
+                .unwrap_or_else(|| "192.168.0.0/16".into()),
+            params
+                .master_node
+                .cluster_cidr
+                .clone()
+                .unwrap_or_else(|| "10.96.0.0/12".into()),
+        ],
+        vec![],
+        vec![],
+        format!("kubeadm init on {} (endpoint {endpoint})", name_of(master)),
+    );
+    b.script_in(
+        3,
+        master,
+        "k8s-join-info".into(),
+        "k8s_join_info.sh",
+        vec![],
+        vec![],
+        join_secrets(),
+        "bootstrap token and CA hash for the joins (captured as secrets)".into(),
+    );
+    for node in nodes.iter().filter(|n| n.role == Role::Worker) {
+        b.script_in(
+            CLUSTER_JOIN_PHASE,
+            node,
+            "k8s-join".into(),
+            "k8s_join.sh",
+            vec![name_of(node), endpoint.clone()],
+            join_secrets(),
+            vec![],
+            format!("join {} as a worker (token on stdin)", name_of(node)),
+        );
+    }
+    Ok(())
 }
 
 fn single<'a>(mut it: impl Iterator<Item = &'a Node>) -> Option<&'a Node> {
@@ -520,6 +691,10 @@ impl Builder<'_> {
 
     fn uploads(&mut self, node: &Node, names: &[&str], phase: u32) {
         for name in names {
+            let id = format!("{}/upload/{name}", node.name);
+            if self.steps.iter().any(|s| s.id == id) {
+                continue;
+            }
             let sha256 = scripts::sha256(name).unwrap_or_default();
             self.steps.push(Step {
                 id: format!("{}/upload/{name}", node.name),
@@ -540,16 +715,31 @@ impl Builder<'_> {
     }
 
     fn script(&mut self, node: &Node, what: String, name: &str, args: Vec<String>, reason: String) {
+        self.script_in(1, node, what, name, args, vec![], vec![], reason);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn script_in(
+        &mut self,
+        phase: u32,
+        node: &Node,
+        what: String,
+        name: &str,
+        args: Vec<String>,
+        stdin_secrets: Vec<crate::plan::NamedSecret>,
+        capture: Vec<crate::plan::NamedSecret>,
+        reason: String,
+    ) {
         self.steps.push(Step {
             id: format!("{}/{what}", node.name),
-            phase: 1,
+            phase,
             host: node.name.clone(),
             action: Action::RunScript {
                 script: scripts::remote_path(name),
                 args,
                 sudo: true,
-                stdin_secrets: vec![],
-                capture: vec![],
+                stdin_secrets,
+                capture,
             },
             reason,
             timeout_secs: self.opts.script_timeout_secs,
@@ -906,5 +1096,105 @@ hosts:
         }
         let e = instantiate(&topo(INV), &nopw, &files(), "v", &o).unwrap_err();
         assert_eq!(e.code.id, "driver.plan.no_credentials", "{e}");
+    }
+
+    fn cluster_opts() -> PlanOptions {
+        PlanOptions {
+            install_cluster: true,
+            ..PlanOptions::default()
+        }
+    }
+
+    #[test]
+    fn cluster_install_precedes_the_pv_registration_and_workers_join_in_one_phase() {
+        let inv = format!("{INV}  - name: w2\n    role: worker\n    ssh: 10.0.0.4\n");
+        let p = instantiate(&topo(&inv), &request(), &files(), "vnf-1", &cluster_opts())
+            .expect("plan")
+            .plan;
+        let phase = |id: &str| {
+            p.steps
+                .iter()
+                .find(|s| s.id == id)
+                .map(|s| s.phase)
+                .unwrap_or_else(|| panic!("no step {id}"))
+        };
+        for n in ["m1", "w1", "w2"] {
+            assert_eq!(phase(&format!("{n}/k8s-node")), 1, "{n}");
+            assert_eq!(phase(&format!("{n}/nfs-client")), 1, "{n}");
+            // lib.sh is uploaded once per host although two scripts need it.
+            let libs = p
+                .steps
+                .iter()
+                .filter(|s| s.id == format!("{n}/upload/lib.sh"))
+                .count();
+            assert_eq!(libs, 1, "{n}");
+        }
+        assert_eq!(phase("m1/k8s-init"), 2);
+        assert_eq!(phase("m1/k8s-join-info"), 3);
+        assert_eq!(phase("w1/k8s-join"), 4);
+        assert_eq!(phase("w2/k8s-join"), 4);
+        assert!(p.steps.iter().all(|s| s.id != "m1/k8s-join"));
+        assert_eq!(phase("m1/pv/nfs-pv1"), 5);
+        // Steps are listed in phase order.
+        assert!(p.steps.windows(2).all(|w| w[0].phase <= w[1].phase));
+        // kubeadm init arguments: node name, advertise address, endpoint, CIDRs.
+        match &p
+            .steps
+            .iter()
+            .find(|s| s.id == "m1/k8s-init")
+            .map(|s| &s.action)
+        {
+            Some(Action::RunScript { args, .. }) => {
+                assert_eq!(args[0], "m1");
+                assert_eq!(args[1], "10.0.0.1");
+                assert_eq!(args[2], "10.0.0.1:6443");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        // The hosts block lists every master and worker under its node name.
+        match &p
+            .steps
+            .iter()
+            .find(|s| s.id == "w2/k8s-node")
+            .map(|s| &s.action)
+        {
+            Some(Action::RunScript { args, .. }) => {
+                assert_eq!(args[..2], ["w2".to_string(), "v1.31".to_string()]);
+                assert!(args.contains(&"10.0.0.1=m1".to_string()), "{args:?}");
+                assert!(args.contains(&"10.0.0.4=w2".to_string()), "{args:?}");
+                assert!(!args.iter().any(|a| a.starts_with("10.0.0.3=")), "{args:?}");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        // The token travels by secret name only: captured on the master, stdin on workers.
+        let json = p.to_json();
+        assert!(json.contains("\"secret\": \"cluster.join_token\""));
+        match &p
+            .steps
+            .iter()
+            .find(|s| s.id == "w1/k8s-join")
+            .map(|s| &s.action)
+        {
+            Some(Action::RunScript {
+                stdin_secrets,
+                args,
+                ..
+            }) => {
+                assert_eq!(stdin_secrets.len(), 2);
+                assert_eq!(args, &["w1".to_string(), "10.0.0.1:6443".to_string()]);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn cluster_install_is_off_by_default_and_needs_exactly_one_master() {
+        let p = plan().plan;
+        assert!(p.steps.iter().all(|s| !s.id.contains("k8s")));
+        assert!(!p.to_json().contains("stdin_secrets"));
+        let inv = format!("{INV}  - name: m2\n    role: master\n    ssh: 10.0.0.5\n");
+        let e = instantiate(&topo(&inv), &request(), &files(), "v", &cluster_opts()).unwrap_err();
+        assert_eq!(e.code.id, "driver.plan.cluster_masters", "{e}");
+        assert!(e.message.contains("has 2"), "{e}");
     }
 }
