@@ -1,8 +1,9 @@
 """vnf_mgmt.instantiate and the Tacker v1 instantiate_end against real SSH hosts of the
 lab (``vnf-lab``: network namespaces with sshd, sudo, a loop-device volume and NFS).
 
-Needs root (like the Rust lab tests); CI runs as root. The storage part only: no cluster
-here, so PV registration is skipped (``skip_pv_registration=True``)."""
+Needs root (like the Rust lab tests); CI runs as root. Most tests do the storage part
+only (``skip_pv_registration=True``); one brings up a cluster with the kube-emu
+``kubeadm`` shim on a master to register the PVs and check the heal guard."""
 
 from __future__ import annotations
 
@@ -59,7 +60,9 @@ class Lab:
 
     def inventory(self) -> Dict[str, Any]:
         ip = self.ip
-        return {"format_version": 1, "hosts": [
+        master = [{"name": "m1", "role": "master", "ssh": ip["m1"],
+                   "ports": {"masterNode_CP1": ip["m1"]}}] if "m1" in ip else []
+        return {"format_version": 1, "hosts": master + [
             {"name": "s1", "role": "storage", "ssh": ip["s1"],
              "ports": {"storage_server_CP": ip["s1"]},
              "volumes": {"storage_server_volume": {"cinder_id": VOL, "device": "/dev/vdb"}}},
@@ -81,12 +84,10 @@ class Lab:
         return self.exec("s1", "exportfs", "-v").stdout
 
 
-@pytest.fixture
-def lab(tmp_path: Path) -> Iterator[Lab]:
-    spec = tmp_path / "lab.json"
-    spec.write_text(json.dumps({"password": PASSWORD, "hosts": [
-        {"name": "s1", "volumes": [{"id": VOL, "size": "64M"}]}, {"name": "w1"}]}))
-    p = subprocess.run([vnf_lab(), "up", "--spec", str(spec)], capture_output=True,
+def lab_up(tmp_path: Path, spec: Dict[str, Any]) -> Iterator[Lab]:
+    path = tmp_path / "lab.json"
+    path.write_text(json.dumps(spec))
+    p = subprocess.run([vnf_lab(), "up", "--spec", str(path)], capture_output=True,
                        text=True, timeout=120)
     assert p.returncode == 0, p.stderr
     lab = Lab(json.loads(p.stdout), tmp_path)
@@ -94,6 +95,32 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
         yield lab
     finally:
         subprocess.run([vnf_lab(), "down", "--lab", lab.id], capture_output=True, timeout=120)
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[Lab]:
+    yield from lab_up(tmp_path, {"password": PASSWORD, "hosts": [
+        {"name": "s1", "volumes": [{"id": VOL, "size": "64M"}]}, {"name": "w1"}]})
+
+
+@pytest.fixture
+def cluster_lab(tmp_path: Path) -> Iterator[Lab]:
+    """s1, w1 and master m1 with a kubeadm-initialised cluster (the kube-emu shim)."""
+    shims = tmp_path / "shims"
+    shims.mkdir()
+    emu = Path(vnf_lab()).parent / "kube-emu"
+    if not emu.exists():
+        subprocess.run(["cargo", "build", "-q", "-p", "kube-emu", "--bin", "kube-emu"],
+                       cwd=REPO, check=True)
+    (shims / "kube-emu").symlink_to(emu)
+    for name in ("kubeadm", "k3s"):
+        (shims / name).symlink_to("kube-emu")
+    for lab in lab_up(tmp_path, {"password": PASSWORD, "shim_dirs": [str(shims)], "hosts": [
+            {"name": "s1", "volumes": [{"id": VOL, "size": "64M"}]}, {"name": "w1"},
+            {"name": "m1"}]}):
+        lab.exec("m1", "kubeadm", "init", "--control-plane-endpoint", f"{lab.ip['m1']}:6443",
+                 "--pod-network-cidr", "10.244.0.0/16", "--upload-certs")
+        yield lab
 
 
 def run(lab: Lab, **kw: Any) -> vnf_mgmt.Summary:
@@ -241,3 +268,37 @@ def test_tacker_v2_script_instantiate_end_with_pinned_keys(lab: Lab, tmp_path: P
     for d in EXPORTS:
         assert d in exports, exports
     assert (tmp_path / "xdg/vnf-mgmt/requests/vnf-v2-1.json").exists()
+
+
+KUBECTL = ["kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf"]
+PVC = """apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data, namespace: default}
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: ""
+  volumeName: nfs-pv1
+  resources: {requests: {storage: 1Gi}}
+"""
+
+
+def test_pvs_registered_and_heal_start_refused_while_a_claim_binds_one(
+        cluster_lab: Lab) -> None:
+    lab = cluster_lab
+    s = run(lab, skip_pv_registration=False)
+    assert s.executed > 0
+    pvs = lab.exec("m1", *KUBECTL, "get", "pv", "-o", "name").stdout
+    assert "nfs-pv1" in pvs and "nfs-pv2" in pvs, pvs
+    lab.exec("m1", "sh", "-c", f"printf '%s' '{PVC}' | {' '.join(KUBECTL)} create "
+             "--validate=false -f -")
+    with pytest.raises(vnf_mgmt.PersistentVolumeInUse) as ei:
+        vnf_mgmt.heal_storage_server(SAMPLE_PKG, lab.request(), phase="start",
+                                     vnf_instance_id="vnf-py-1", inventory=lab.inventory(),
+                                     known_hosts=lab.info["known_hosts"],
+                                     state_dir=lab.tmp / "state", connect_timeout=5)
+    assert ei.value.code == "driver.kube.pv_in_use"
+    assert ei.value.volumes == ["nfs-pv1"]
+    assert ei.value.claims == ["default/data"]
+    # Nothing deleted.
+    pvs = lab.exec("m1", *KUBECTL, "get", "pv", "-o", "name").stdout
+    assert "nfs-pv1" in pvs and "nfs-pv2" in pvs, pvs
