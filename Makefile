@@ -46,7 +46,7 @@ samples-check: build
 PY_WHEELS := target/python-wheels
 python-test: setup
 	rm -rf $(PY_WHEELS)
-	.venv/bin/maturin build -m python-bindings/Cargo.toml -o $(PY_WHEELS)
+	PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/maturin build -m python-bindings/Cargo.toml -o $(PY_WHEELS)
 	.venv/bin/pip install -q --disable-pip-version-check --force-reinstall --no-deps $(PY_WHEELS)/vnf_mgmt-*.whl
 	cd $(PY_WHEELS) && $(CURDIR)/.venv/bin/python -m pytest -q -p no:cacheprovider -c $(CURDIR)/python-bindings/pyproject.toml $(CURDIR)/python-bindings/tests
 
