@@ -9,8 +9,8 @@
 #
 # Every step checks before it acts, so a re-run after a failure continues where it
 # stopped and a prepared node is left as it is. Packages are installed only when their
-# command is missing: nothing is downloaded when kubeadm, kubelet, kubectl and a
-# container runtime are present (offline images).
+# command is missing: nothing is downloaded when kubeadm (installed with kubelet and
+# kubectl) and a container runtime are present (offline images).
 set -euo pipefail
 # shellcheck source=mgmt-driver/scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -123,6 +123,12 @@ kube_packages() {
   done
   if ((${#missing[@]} == 0)); then
     info "kubeadm, kubelet, kubectl present"
+    return 0
+  fi
+  # kubeadm is installed with its dependencies; a node that has it was prepared by its
+  # image (or an earlier run). kubeadm's own preflight checks the kubelet.
+  if command -v kubeadm >/dev/null 2>&1; then
+    warn "kubeadm present without ${missing[*]}: nothing installed"
     return 0
   fi
   ensure_packages apt-transport-https ca-certificates curl gpg

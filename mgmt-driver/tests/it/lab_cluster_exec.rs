@@ -280,3 +280,98 @@ fn a_missing_output_or_secret_is_a_clear_error() {
         err.message
     );
 }
+
+/// `kubectl get node NAME -o json` on m1 with the admin kubeconfig.
+fn node_json(lab: &Lab, name: &str) -> serde_json::Value {
+    let json = lab
+        .exec_ok(
+            "m1",
+            &[
+                "kubectl",
+                "--kubeconfig",
+                "/etc/kubernetes/admin.conf",
+                "get",
+                "node",
+                name,
+                "-o",
+                "json",
+            ],
+        )
+        .expect("kubectl get node");
+    serde_json::from_str(&json).expect("node JSON")
+}
+
+/// `vnf-mgmt instantiate --install-cluster` on a master with the kubeadm shim and no
+/// pre-made cluster: the master is initialised, the PVs registered on that cluster; a
+/// re-run leaves the node alone. (Workers: see `captured_join_token_…`; the kubeadm
+/// shim does not take the `--config` file `k8s_join.sh` passes the token in.)
+#[test]
+fn instantiate_installs_the_master_and_registers_pvs_on_it() {
+    use crate::lab_instantiate::{SENTINEL, Setup, ensure_kube_emu_bin, run_ok, text};
+    ensure_kube_emu_bin();
+    let s = Setup::up_with(true);
+    let _shims = kube_emu::fixture::install_shims(&s.lab).expect("kubeadm shim");
+    // Only the master and the storage server in the topology.
+    let inv = std::fs::read_to_string(s.path("inventory.yaml")).expect("inventory");
+    let inv = inv.replace(
+        &format!(
+            "  - name: w1\n    role: worker\n    ssh: {w1}\n    ports: {{workerNode_CP2: {w1}}}\n",
+            w1 = s.lab.host("w1").expect("w1").ip
+        ),
+        "",
+    );
+    assert!(!inv.contains("w1"), "{inv}");
+    std::fs::write(s.path("inventory.yaml"), inv).expect("write inventory");
+    let kh = s.known_hosts_args();
+    let mut args: Vec<&str> = kh.iter().map(String::as_str).collect();
+    args.push("--install-cluster");
+
+    let o = run_ok(&mut s.instantiate_cmd("request.json", &args));
+    let t = text(&o);
+    assert!(t.contains("m1/k8s-init ok"), "{t}");
+    assert!(t.contains("m1/pv/nfs-pv1 ok"), "{t}");
+    assert!(!t.contains(SENTINEL), "{t}");
+    let node = node_json(&s.lab, "m1");
+    let created = node["metadata"]["creationTimestamp"].clone();
+    assert!(created.is_string(), "{node}");
+    let ready = node["status"]["conditions"]
+        .as_array()
+        .map(|c| {
+            c.iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
+        .unwrap_or(false);
+    assert!(ready, "{node}");
+    // The hosts block names the master.
+    let hosts = s.lab.exec_ok("m1", &["cat", "/etc/hosts"]).expect("hosts");
+    let m1 = s.lab.host("m1").expect("m1").ip;
+    assert!(
+        hosts.contains(&format!(
+            "# BEGIN vnf-mgmt cluster nodes\n{m1} m1\n# END vnf-mgmt cluster nodes"
+        )),
+        "{hosts}"
+    );
+    // The bootstrap token the join information step captured is nowhere in the output.
+    let tokens = s
+        .lab
+        .exec_ok("m1", &["kubeadm", "token", "list"])
+        .expect("token list");
+    let ids: Vec<&str> = tokens
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|w| w.len() == 23 && w.as_bytes().get(6) == Some(&b'.'))
+        .collect();
+    assert!(!ids.is_empty(), "{tokens}");
+    for id in &ids {
+        let secret = &id[7..];
+        assert!(!t.contains(secret), "token in output");
+        assert!(!s.events().contains(secret), "token in events");
+    }
+
+    // Re-run: kubeadm init is not run again; the node object is the same.
+    let o = run_ok(&mut s.instantiate_cmd("request.json", &args));
+    assert!(text(&o).contains("m1/pv/nfs-pv2 ok"), "{}", text(&o));
+    let again = node_json(&s.lab, "m1");
+    assert_eq!(again["metadata"]["creationTimestamp"], created);
+    assert_eq!(again["metadata"]["uid"], node["metadata"]["uid"]);
+}

@@ -234,6 +234,14 @@ pub struct OperationInput {
     /// Storage part only: do not register the request's PersistentVolumes.
     #[arg(long)]
     pub skip_pv_registration: bool,
+    /// Install the Kubernetes cluster with kubeadm first (single master; workers join in
+    /// parallel); without it the cluster must already run.
+    #[arg(long)]
+    pub install_cluster: bool,
+    /// Kubernetes minor release of the pkgs.k8s.io repository, used only on nodes where
+    /// kubeadm, kubelet or kubectl is missing.
+    #[arg(long, default_value = "v1.31")]
+    pub k8s_minor: String,
     /// Timeout of each Kubernetes step (apply + wait until Available), seconds.
     #[arg(long, default_value_t = 150)]
     pub kube_timeout: u64,

@@ -149,6 +149,8 @@ fn plan_input(i: &OperationInput) -> mgmt_driver::driver::PlanInput<'_> {
             script_timeout_secs: i.script_timeout.max(1),
             kube_timeout_secs: i.kube_timeout.max(1),
             register_pvs: !i.skip_pv_registration,
+            install_cluster: i.install_cluster,
+            k8s_minor: i.k8s_minor.clone(),
             ..Default::default()
         },
     }
