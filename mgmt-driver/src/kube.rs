@@ -151,6 +151,70 @@ pub fn apply_pv(
     })
 }
 
+/// Waits (polling every second, bounded by `timeout`) until every Node in `names` exists
+/// and has the condition `Ready=True`. The timeout error lists the nodes not Ready.
+pub fn wait_nodes_ready(
+    kubeconfig_yaml: &str,
+    endpoint: Option<&str>,
+    names: &[String],
+    timeout: Duration,
+) -> Result<(), KubeError> {
+    use k8s_openapi::api::core::v1::Node;
+    let rt = runtime().map_err(KubeError::Api)?;
+    rt.block_on(async {
+        let client = match tokio::time::timeout(timeout, client(kubeconfig_yaml, endpoint)).await {
+            Ok(c) => c?,
+            Err(_) => {
+                return Err(KubeError::Timeout(
+                    "Kubernetes client setup timed out".into(),
+                ));
+            }
+        };
+        let api: Api<Node> = Api::all(client);
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let mut not_ready = Vec::new();
+            let mut last_error = None;
+            match api.list(&ListParams::default()).await {
+                Ok(list) => {
+                    for name in names {
+                        let ready = list.items.iter().any(|n| {
+                            n.metadata.name.as_deref() == Some(name.as_str())
+                                && n.status
+                                    .as_ref()
+                                    .and_then(|s| s.conditions.as_ref())
+                                    .is_some_and(|c| {
+                                        c.iter().any(|c| c.type_ == "Ready" && c.status == "True")
+                                    })
+                        });
+                        if !ready {
+                            not_ready.push(name.clone());
+                        }
+                    }
+                    if not_ready.is_empty() {
+                        return Ok(());
+                    }
+                }
+                Err(e) => last_error = Some(format!("list Nodes: {e}")),
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(KubeError::Timeout(match last_error {
+                    Some(e) => format!(
+                        "Nodes not confirmed Ready within {} s: {e}",
+                        timeout.as_secs()
+                    ),
+                    None => format!(
+                        "Nodes not Ready within {} s: {}",
+                        timeout.as_secs(),
+                        not_ready.join(", ")
+                    ),
+                }));
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    })
+}
+
 /// `pv -> namespace/claim` for a PersistentVolume whose phase is `Bound`; `None` when it
 /// is not bound (Available, Released, Failed, Pending: not in use by a claim).
 pub fn bound_claim(pv: &PersistentVolume) -> Option<String> {

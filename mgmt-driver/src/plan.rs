@@ -152,6 +152,17 @@ pub enum Action {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         wait_for_phase: Option<String>,
     },
+    /// Wait (step timeout) until every Node in `nodes` is `Ready` in the API, with the
+    /// admin credentials read from `kubeconfig` on the step's host (a master).
+    KubeWaitNodesReady {
+        /// Path of the admin kubeconfig on the host.
+        kubeconfig: String,
+        /// API endpoint overriding the kubeconfig's server (the cluster VIP), if known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        endpoint: Option<String>,
+        /// Kubernetes node names.
+        nodes: Vec<String>,
+    },
     /// Delete the VNF instance's PersistentVolumes (label
     /// `vnf-mgmt.io/vnf-instance-id=<instance>` plus `names`) with the admin credentials
     /// read from `kubeconfig` on the step's host, and wait (watch, step timeout) until
@@ -288,6 +299,9 @@ impl Plan {
                         .map(|p| format!(", wait until {p}"))
                         .unwrap_or_default()
                 ),
+                Action::KubeWaitNodesReady { nodes, .. } => {
+                    format!("kube wait until Nodes Ready: {}", nodes.join(", "))
+                }
                 Action::KubeDeletePvs {
                     instance, names, ..
                 } => format!(

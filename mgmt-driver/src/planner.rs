@@ -285,7 +285,7 @@ fn storage_and_pvs(
 
     let pv_phase = if opts.install_cluster && operation == Operation::Instantiate {
         cluster_install(&mut b, topology, params)?;
-        CLUSTER_JOIN_PHASE + 1
+        CLUSTER_JOIN_PHASE + 2
     } else {
         2
     };
@@ -510,7 +510,8 @@ fn join_secrets() -> Vec<crate::plan::NamedSecret> {
 /// Plans the kubeadm install: phase 1 node preparation on every master and worker,
 /// phase 2 `kubeadm init` on the master, phase 3 the join information captured from it,
 /// phase [`CLUSTER_JOIN_PHASE`] the workers joining (in parallel, bounded by the
-/// executor) with the token on stdin.
+/// executor) with the token on stdin, then a wait on the master until all nodes are
+/// Ready in the API.
 fn cluster_install(
     b: &mut Builder<'_>,
     topology: &Topology,
@@ -634,6 +635,19 @@ fn cluster_install(
             format!("join {} as a worker (token on stdin)", name_of(node)),
         );
     }
+    let all: Vec<String> = nodes.iter().map(|n| name_of(n)).collect();
+    b.steps.push(Step {
+        id: format!("{}/nodes-ready", master.name),
+        phase: CLUSTER_JOIN_PHASE + 1,
+        host: master.name.clone(),
+        action: Action::KubeWaitNodesReady {
+            kubeconfig: crate::kube::ADMIN_KUBECONFIG.into(),
+            endpoint: topology.cluster_endpoint.clone(),
+            nodes: all.clone(),
+        },
+        reason: format!("all {} nodes Ready before the PersistentVolumes", all.len()),
+        timeout_secs: b.opts.kube_timeout_secs,
+    });
     Ok(())
 }
 
@@ -1134,7 +1148,19 @@ hosts:
         assert_eq!(phase("w1/k8s-join"), 4);
         assert_eq!(phase("w2/k8s-join"), 4);
         assert!(p.steps.iter().all(|s| s.id != "m1/k8s-join"));
-        assert_eq!(phase("m1/pv/nfs-pv1"), 5);
+        assert_eq!(phase("m1/nodes-ready"), 5);
+        assert_eq!(phase("m1/pv/nfs-pv1"), 6);
+        match &p
+            .steps
+            .iter()
+            .find(|s| s.id == "m1/nodes-ready")
+            .map(|s| &s.action)
+        {
+            Some(Action::KubeWaitNodesReady { nodes, .. }) => {
+                assert_eq!(nodes, &["m1", "w1", "w2"]);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
         // Steps are listed in phase order.
         assert!(p.steps.windows(2).all(|w| w[0].phase <= w[1].phase));
         // kubeadm init arguments: node name, advertise address, endpoint, CIDRs.

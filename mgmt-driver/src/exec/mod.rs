@@ -417,6 +417,43 @@ impl Ctx<'_> {
                     })
                 })
             }
+            Action::KubeWaitNodesReady {
+                kubeconfig,
+                endpoint,
+                nodes,
+            } => {
+                let out = conn
+                    .sudo_read(kubeconfig, timeout)
+                    .map_err(|e| self.run_error(e, h, step))?;
+                if out.status != 0 {
+                    let mut e = self.error(
+                        codes::KUBECONFIG,
+                        Some(&h.name),
+                        Some(&step.id),
+                        format!("cannot read {kubeconfig}"),
+                    );
+                    e.exit_status = Some(out.status);
+                    e.output_tail = out.stderr.lines().map(|l| self.redact(l)).collect();
+                    return Err(Ok(e));
+                }
+                crate::kube::wait_nodes_ready(&out.stdout, endpoint.as_deref(), nodes, timeout)
+                    .map_err(|e| {
+                        Ok(match e {
+                            crate::kube::KubeError::Timeout(m) => {
+                                self.error(codes::KUBE_TIMEOUT, Some(&h.name), Some(&step.id), m)
+                            }
+                            crate::kube::KubeError::Api(m) => {
+                                self.error(codes::KUBE_API, Some(&h.name), Some(&step.id), m)
+                            }
+                            crate::kube::KubeError::InUse(v) => self.error(
+                                codes::KUBE_API,
+                                Some(&h.name),
+                                Some(&step.id),
+                                v.join("; "),
+                            ),
+                        })
+                    })
+            }
             Action::KubeDeletePvs {
                 kubeconfig,
                 endpoint,
@@ -634,7 +671,8 @@ impl Ctx<'_> {
                     (
                         Action::RunScript { .. }
                         | Action::KubeApply { .. }
-                        | Action::KubeDeletePvs { .. },
+                        | Action::KubeDeletePvs { .. }
+                        | Action::KubeWaitNodesReady { .. },
                         _,
                     ) => true,
                 };

@@ -329,6 +329,7 @@ fn instantiate_installs_the_master_and_registers_pvs_on_it() {
     let o = run_ok(&mut s.instantiate_cmd("request.json", &args));
     let t = text(&o);
     assert!(t.contains("m1/k8s-init ok"), "{t}");
+    assert!(t.contains("m1/nodes-ready ok"), "{t}");
     assert!(t.contains("m1/pv/nfs-pv1 ok"), "{t}");
     assert!(!t.contains(SENTINEL), "{t}");
     let node = node_json(&s.lab, "m1");
