@@ -29,6 +29,8 @@ pub mod codes {
         CLUSTER_MASTERS = "driver.plan.cluster_masters";
         /// A master or worker has no cluster address (neither a NIC address nor an IP SSH host) for the cluster install.
         NO_NODE_ADDRESS = "driver.plan.no_node_address";
+        /// The Kubernetes minor release for pkgs.k8s.io is not of the form `v1.31`.
+        BAD_K8S_MINOR = "driver.plan.bad_k8s_minor";
     }
 }
 
@@ -517,6 +519,27 @@ fn cluster_install(
     topology: &Topology,
     params: &K8sClusterInstallationParam,
 ) -> Result<(), PlanError> {
+    let minor_ok = b
+        .opts
+        .k8s_minor
+        .strip_prefix('v')
+        .and_then(|r| r.split_once('.'))
+        .is_some_and(|(a, b)| {
+            !a.is_empty()
+                && !b.is_empty()
+                && a.len() <= 3
+                && b.len() <= 3
+                && a.bytes().chain(b.bytes()).all(|c| c.is_ascii_digit())
+        });
+    if !minor_ok {
+        return Err(err(
+            codes::BAD_K8S_MINOR,
+            format!(
+                "Kubernetes minor release {:?} is not of the form v1.31",
+                b.opts.k8s_minor
+            ),
+        ));
+    }
     let masters: Vec<&Node> = topology.with_role(Role::Master).collect();
     let [master] = masters.as_slice() else {
         return Err(err(
@@ -1222,5 +1245,13 @@ hosts:
         let e = instantiate(&topo(&inv), &request(), &files(), "v", &cluster_opts()).unwrap_err();
         assert_eq!(e.code.id, "driver.plan.cluster_masters", "{e}");
         assert!(e.message.contains("has 2"), "{e}");
+        for bad in ["1.31", "v1", "v1.31.0", "v1.x", "v1.31;rm"] {
+            let o = PlanOptions {
+                k8s_minor: bad.into(),
+                ..cluster_opts()
+            };
+            let e = instantiate(&topo(INV), &request(), &files(), "v", &o).unwrap_err();
+            assert_eq!(e.code.id, "driver.plan.bad_k8s_minor", "{bad}: {e}");
+        }
     }
 }
