@@ -30,7 +30,7 @@ pub mod codes {
         /// A master or worker has no cluster address (neither a NIC address nor an IP SSH host) for the cluster install.
         NO_NODE_ADDRESS = "driver.plan.no_node_address";
         /// The Kubernetes minor release for pkgs.k8s.io is not of the form `v1.31`.
-        BAD_K8S_MINOR = "driver.plan.bad_k8s_minor";
+        BAD_K8S_MINOR = "driver.plan.bad_kubernetes_minor";
     }
 }
 
@@ -1251,7 +1251,7 @@ hosts:
                 ..cluster_opts()
             };
             let e = instantiate(&topo(INV), &request(), &files(), "v", &o).unwrap_err();
-            assert_eq!(e.code.id, "driver.plan.bad_k8s_minor", "{bad}: {e}");
+            assert_eq!(e.code.id, "driver.plan.bad_kubernetes_minor", "{bad}: {e}");
         }
     }
 }
