@@ -382,77 +382,19 @@ impl Ctx<'_> {
                 wait_for_phase,
                 ..
             } => {
-                let out = conn
-                    .sudo_read(kubeconfig, timeout)
-                    .map_err(|e| self.run_error(e, h, step))?;
-                if out.status != 0 {
-                    let mut e = self.error(
-                        codes::KUBECONFIG,
-                        Some(&h.name),
-                        Some(&step.id),
-                        format!("cannot read {kubeconfig}"),
-                    );
-                    e.exit_status = Some(out.status);
-                    e.output_tail = out.stderr.lines().map(|l| self.redact(l)).collect();
-                    return Err(Ok(e));
-                }
+                let admin = self.read_kubeconfig(conn, kubeconfig, timeout, h, step)?;
                 let wanted = wait_for_phase.as_deref().unwrap_or("");
-                crate::kube::apply_pv(
-                    &out.stdout,
-                    endpoint.as_deref(),
-                    object,
-                    name,
-                    wanted,
-                    timeout,
-                )
-                .map_err(|e| {
-                    Ok(match e {
-                        crate::kube::KubeError::Api(m) => {
-                            self.error(codes::KUBE_API, Some(&h.name), Some(&step.id), m)
-                        }
-                        crate::kube::KubeError::Timeout(m) => {
-                            self.error(codes::KUBE_TIMEOUT, Some(&h.name), Some(&step.id), m)
-                        }
-                        crate::kube::KubeError::InUse(v) => self.in_use(h, step, &v),
-                    })
-                })
+                crate::kube::apply_pv(&admin, endpoint.as_deref(), object, name, wanted, timeout)
+                    .map_err(|e| Ok(self.kube_error(e, h, step)))
             }
             Action::KubeWaitNodesReady {
                 kubeconfig,
                 endpoint,
                 nodes,
             } => {
-                let out = conn
-                    .sudo_read(kubeconfig, timeout)
-                    .map_err(|e| self.run_error(e, h, step))?;
-                if out.status != 0 {
-                    let mut e = self.error(
-                        codes::KUBECONFIG,
-                        Some(&h.name),
-                        Some(&step.id),
-                        format!("cannot read {kubeconfig}"),
-                    );
-                    e.exit_status = Some(out.status);
-                    e.output_tail = out.stderr.lines().map(|l| self.redact(l)).collect();
-                    return Err(Ok(e));
-                }
-                crate::kube::wait_nodes_ready(&out.stdout, endpoint.as_deref(), nodes, timeout)
-                    .map_err(|e| {
-                        Ok(match e {
-                            crate::kube::KubeError::Timeout(m) => {
-                                self.error(codes::KUBE_TIMEOUT, Some(&h.name), Some(&step.id), m)
-                            }
-                            crate::kube::KubeError::Api(m) => {
-                                self.error(codes::KUBE_API, Some(&h.name), Some(&step.id), m)
-                            }
-                            crate::kube::KubeError::InUse(v) => self.error(
-                                codes::KUBE_API,
-                                Some(&h.name),
-                                Some(&step.id),
-                                v.join("; "),
-                            ),
-                        })
-                    })
+                let admin = self.read_kubeconfig(conn, kubeconfig, timeout, h, step)?;
+                crate::kube::wait_nodes_ready(&admin, endpoint.as_deref(), nodes, timeout)
+                    .map_err(|e| Ok(self.kube_error(e, h, step)))
             }
             Action::KubeDeletePvs {
                 kubeconfig,
@@ -460,50 +402,17 @@ impl Ctx<'_> {
                 instance,
                 names,
             } => {
-                let out = conn
-                    .sudo_read(kubeconfig, timeout)
-                    .map_err(|e| self.run_error(e, h, step))?;
-                if out.status != 0 {
-                    let mut e = self.error(
-                        codes::KUBECONFIG,
-                        Some(&h.name),
-                        Some(&step.id),
-                        format!("cannot read {kubeconfig}"),
-                    );
-                    e.exit_status = Some(out.status);
-                    e.output_tail = out.stderr.lines().map(|l| self.redact(l)).collect();
-                    return Err(Ok(e));
-                }
-                match crate::kube::delete_pvs(
-                    &out.stdout,
-                    endpoint.as_deref(),
-                    instance,
-                    names,
-                    timeout,
-                ) {
-                    Ok(deleted) => {
-                        tracing::info!(
-                            host = %h.name,
-                            step = %step.id,
-                            "deleted PersistentVolume(s): {}",
-                            deleted.join(", ")
-                        );
-                        Ok(())
-                    }
-                    Err(crate::kube::KubeError::Api(m)) => Err(Ok(self.error(
-                        codes::KUBE_API,
-                        Some(&h.name),
-                        Some(&step.id),
-                        m,
-                    ))),
-                    Err(crate::kube::KubeError::Timeout(m)) => Err(Ok(self.error(
-                        codes::KUBE_TIMEOUT,
-                        Some(&h.name),
-                        Some(&step.id),
-                        m,
-                    ))),
-                    Err(crate::kube::KubeError::InUse(v)) => Err(Ok(self.in_use(h, step, &v))),
-                }
+                let admin = self.read_kubeconfig(conn, kubeconfig, timeout, h, step)?;
+                let deleted =
+                    crate::kube::delete_pvs(&admin, endpoint.as_deref(), instance, names, timeout)
+                        .map_err(|e| Ok(self.kube_error(e, h, step)))?;
+                tracing::info!(
+                    host = %h.name,
+                    step = %step.id,
+                    "deleted PersistentVolume(s): {}",
+                    deleted.join(", ")
+                );
+                Ok(())
             }
             Action::RunScript {
                 script,
@@ -599,16 +508,46 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    fn in_use(&self, h: &PlanHost, step: &Step, bound: &[String]) -> ExecError {
-        self.error(
-            codes::PV_IN_USE,
-            Some(&h.name),
-            Some(&step.id),
-            format!(
-                "PersistentVolume(s) in use, nothing deleted (remove the claims first): {}",
-                bound.join("; ")
+    /// Reads the admin kubeconfig on the host (sudo); a non-zero exit is a final error.
+    fn read_kubeconfig(
+        &self,
+        conn: &Conn,
+        kubeconfig: &str,
+        timeout: Duration,
+        h: &PlanHost,
+        step: &Step,
+    ) -> Result<String, Result<ExecError, String>> {
+        let out = conn
+            .sudo_read(kubeconfig, timeout)
+            .map_err(|e| self.run_error(e, h, step))?;
+        if out.status != 0 {
+            let mut e = self.error(
+                codes::KUBECONFIG,
+                Some(&h.name),
+                Some(&step.id),
+                format!("cannot read {kubeconfig}"),
+            );
+            e.exit_status = Some(out.status);
+            e.output_tail = out.stderr.lines().map(|l| self.redact(l)).collect();
+            return Err(Ok(e));
+        }
+        Ok(out.stdout)
+    }
+
+    /// The step error for a Kubernetes API failure.
+    fn kube_error(&self, e: crate::kube::KubeError, h: &PlanHost, step: &Step) -> ExecError {
+        let (code, message) = match e {
+            crate::kube::KubeError::Api(m) => (codes::KUBE_API, m),
+            crate::kube::KubeError::Timeout(m) => (codes::KUBE_TIMEOUT, m),
+            crate::kube::KubeError::InUse(bound) => (
+                codes::PV_IN_USE,
+                format!(
+                    "PersistentVolume(s) in use, nothing deleted (remove the claims first): {}",
+                    bound.join("; ")
+                ),
             ),
-        )
+        };
+        self.error(code, Some(&h.name), Some(&step.id), message)
     }
 
     fn run_error(&self, e: RunError, h: &PlanHost, step: &Step) -> Result<ExecError, String> {
