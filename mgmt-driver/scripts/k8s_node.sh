@@ -2,9 +2,11 @@
 # Prepares a VM to be a kubeadm node: node name, /etc/hosts block, swap off, kernel
 # modules and sysctls, container runtime, kubeadm/kubelet/kubectl.
 #
-# Usage: k8s_node.sh NODE_NAME K8S_MINOR [IP=NAME...]
+# Usage: k8s_node.sh NODE_NAME K8S_MINOR|k3s [IP=NAME...]
 #   NODE_NAME  the node's name (from the VDU/VNFC identity; set as hostname if different)
-#   K8S_MINOR  Kubernetes minor release of the pkgs.k8s.io repository (v1.31)
+#   K8S_MINOR  Kubernetes minor release of the pkgs.k8s.io repository (v1.31); `k3s`:
+#              no runtime or kubeadm packages (k3s brings its own; k3s_server.sh and
+#              k3s_agent.sh install it)
 #   IP=NAME    /etc/hosts entries of every node of the cluster (a marked block)
 #
 # Every step checks before it acts, so a re-run after a failure continues where it
@@ -150,7 +152,7 @@ main() {
   local name=$1 minor=$2 entry
   shift 2
   valid_name "$name" || fatal "invalid node name: $name"
-  [[ "$minor" =~ ^v[0-9]+\.[0-9]+$ ]] || fatal "invalid Kubernetes minor release: $minor"
+  [[ "$minor" =~ ^(v[0-9]+\.[0-9]+|k3s)$ ]] || fatal "invalid Kubernetes minor release: $minor"
   for entry in "$@"; do
     [[ "$entry" =~ ^[0-9a-fA-F.:]+=[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$ ]] ||
       fatal "invalid hosts entry: $entry"
@@ -160,8 +162,10 @@ main() {
   hosts_block "$@"
   swap_off
   kernel_modules
-  container_runtime
-  kube_packages "$minor"
+  if [[ "$minor" != k3s ]]; then
+    container_runtime
+    kube_packages "$minor"
+  fi
   info "node $name prepared"
 }
 

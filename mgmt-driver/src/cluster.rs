@@ -9,6 +9,92 @@ use crate::topology::{Role, Topology};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// HAProxy's frontend port on every master of a cluster with more than one master: the
+/// control-plane endpoint is `VIP:16443` (the API servers themselves listen on 6443).
+pub const LB_FRONTEND_PORT: u16 = 16443;
+
+/// The API server port on every master.
+pub const API_PORT: u16 = 6443;
+
+/// How the cluster is installed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum ClusterRuntime {
+    /// kubeadm (packages from pkgs.k8s.io): `kubeadm init` on the first master,
+    /// control-plane joins with the certificate key, worker joins.
+    #[default]
+    Kubeadm,
+    /// k3s: the first server with `--cluster-init` (embedded etcd), further servers and
+    /// agents joining with the token through the fixed registration address.
+    K3s,
+}
+
+impl ClusterRuntime {
+    /// `kubeadm` or `k3s`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClusterRuntime::Kubeadm => "kubeadm",
+            ClusterRuntime::K3s => "k3s",
+        }
+    }
+
+    /// Where a master keeps the admin kubeconfig.
+    pub fn admin_kubeconfig(self) -> &'static str {
+        match self {
+            ClusterRuntime::Kubeadm => crate::kube::ADMIN_KUBECONFIG,
+            ClusterRuntime::K3s => "/etc/rancher/k3s/k3s.yaml",
+        }
+    }
+}
+
+impl std::str::FromStr for ClusterRuntime {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "kubeadm" => Ok(ClusterRuntime::Kubeadm),
+            "k3s" => Ok(ClusterRuntime::K3s),
+            other => Err(format!(
+                "unknown cluster runtime {other:?} (kubeadm or k3s)"
+            )),
+        }
+    }
+}
+
+/// keepalived's `virtual_router_id` for a VNF instance: 1–255 from a hash of the
+/// instance id, so two clusters on one network do not share a VRRP router by default
+/// (Tacker's 51 for everyone made neighbours fight over their VIPs).
+pub fn vrrp_router_id(vnf_instance_id: &str) -> u8 {
+    let d = Sha256::digest(format!("vnf-mgmt vrrp router id {vnf_instance_id}").as_bytes());
+    (u16::from_be_bytes([d[0], d[1]]) % 255) as u8 + 1
+}
+
+/// keepalived's VRRP `auth_pass` for a VNF instance (8 characters, PASS auth's limit),
+/// derived from the instance id: it keeps clusters apart, it is not a defence (VRRP
+/// PASS authentication travels in clear on the wire). Handled as a secret all the same.
+pub fn vrrp_password(vnf_instance_id: &str) -> String {
+    hex::encode(Sha256::digest(
+        format!("vnf-mgmt vrrp auth {vnf_instance_id}").as_bytes(),
+    ))[..8]
+        .to_string()
+}
+
+/// A ServiceAccount name for the orchestrator's access to the cluster of a VNF
+/// instance: `vnf-mgmt-<instance>` as a DNS-1123 label (hashed when it must change).
+pub fn access_account(vnf_instance_id: &str) -> String {
+    let raw = format!("vnf-mgmt-{vnf_instance_id}");
+    let (l, changed) = label(&raw);
+    if !changed {
+        return l;
+    }
+    let h = short_hash(&raw);
+    let keep = MAX_NODE_NAME - h.len() - 1;
+    let mut base: String = l.chars().take(keep).collect();
+    while base.ends_with('-') {
+        base.pop();
+    }
+    format!("{base}-{h}")
+}
+
 /// Longest Kubernetes node name used (a DNS-1123 label).
 pub const MAX_NODE_NAME: usize = 63;
 
@@ -118,8 +204,40 @@ mod tests {
         Topology {
             source: "test".into(),
             cluster_endpoint: None,
+            cluster_vip: None,
             nodes,
         }
+    }
+
+    #[test]
+    fn vrrp_settings_differ_per_instance_and_stay_in_range() {
+        let ids: BTreeSet<u8> = (0..200)
+            .map(|i| vrrp_router_id(&format!("vnf-{i}")))
+            .collect();
+        // 200 instances over 255 router ids: far from all the same value (Tacker: 51).
+        assert!(ids.len() > 100, "{}", ids.len());
+        assert!(!ids.contains(&0));
+        assert_eq!(vrrp_router_id("a"), vrrp_router_id("a"));
+        assert_ne!(vrrp_password("a"), vrrp_password("b"));
+        assert_eq!(vrrp_password("a").len(), 8);
+    }
+
+    #[test]
+    fn access_account_is_a_label() {
+        assert_eq!(access_account("vnf-1"), "vnf-mgmt-vnf-1");
+        let a = access_account("Vnf_1.x");
+        assert!(a.starts_with("vnf-mgmt-vnf-1-x-"), "{a}");
+        assert!(access_account(&"x".repeat(63)).len() <= MAX_NODE_NAME);
+    }
+
+    #[test]
+    fn runtime_parses() {
+        assert_eq!("k3s".parse::<ClusterRuntime>(), Ok(ClusterRuntime::K3s));
+        assert!("k8s".parse::<ClusterRuntime>().is_err());
+        assert_eq!(
+            ClusterRuntime::K3s.admin_kubeconfig(),
+            "/etc/rancher/k3s/k3s.yaml"
+        );
     }
 
     #[test]

@@ -213,6 +213,27 @@ pub fn plan_heal_from(
     }
 }
 
+/// Plans any operation of [`crate::plan::Operation`] with the topology from `source`:
+/// instantiate, heal_start/heal_end (storage server, or the cluster nodes named in
+/// [`PlanOptions::targets`]), scale_start/scale_end, terminate_start. The package and
+/// request are validated first; nothing is contacted when they are invalid.
+pub fn plan_operation_from(
+    input: &PlanInput<'_>,
+    operation: crate::plan::Operation,
+    source: &TopologySource<'_>,
+) -> Result<(Topology, Planned), DriverError> {
+    use crate::plan::Operation as Op;
+    let f: PlanFn = match operation {
+        Op::Instantiate => crate::planner::instantiate,
+        Op::HealStart => crate::planner::heal_start,
+        Op::HealEnd => crate::planner::heal_end,
+        Op::ScaleStart => crate::planner::scale_start,
+        Op::ScaleEnd => crate::planner::scale_end,
+        Op::TerminateStart => crate::planner::terminate_start,
+    };
+    plan_with(input, f, source)
+}
+
 /// The middle of `heal storage_server --phase all`: rebuilds the storage server of
 /// `topology` (as discovered for heal_start) through Heat (mark unhealthy + stack update
 /// with `existing: true`, see [`crate::openstack::rebuild_storage_server`]).

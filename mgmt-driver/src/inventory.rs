@@ -3,6 +3,7 @@
 //! ```yaml
 //! format_version: 1                      # required, must be 1
 //! cluster_endpoint: https://10.10.0.10:6443   # optional
+//! cluster_vip: 10.10.0.100/24            # optional: control-plane VIP with its subnet's prefix (HA)
 //! hosts:
 //!   - name: storage1                     # unique; letters, digits, '.', '_', '-'
 //!     role: storage                      # master | worker | storage
@@ -59,6 +60,8 @@ struct RawInventory {
     format_version: u32,
     #[serde(default)]
     cluster_endpoint: Option<String>,
+    #[serde(default)]
+    cluster_vip: Option<String>,
     hosts: Vec<RawHost>,
 }
 
@@ -222,9 +225,17 @@ pub fn parse(text: &str, path: &Path) -> Result<Topology, InventoryError> {
             host_keys: h.host_keys,
         });
     }
+    let cluster_vip = match &raw.cluster_vip {
+        Some(v) => Some(
+            v.parse::<crate::topology::ClusterVip>()
+                .map_err(|m| bad("/cluster_vip".into(), m))?,
+        ),
+        None => None,
+    };
     Ok(Topology {
         source: format!("inventory:{}", path.display()),
         cluster_endpoint: raw.cluster_endpoint,
+        cluster_vip,
         nodes,
     })
 }

@@ -16,7 +16,7 @@
 
 use crate::clouds::{Auth, Credential};
 use crate::secret::Secret;
-use crate::topology::{Node, Role, SshEndpoint, Topology, Volume};
+use crate::topology::{ClusterVip, Node, Role, SshEndpoint, Topology, Volume};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -776,6 +776,7 @@ impl Session {
                 .or(Some(&top))
         };
         let cluster_endpoint;
+        let mut cluster_vip = None;
         if let Some(lvl) = cluster_level
             && lvl.has(&m.cluster_cp_name)
         {
@@ -789,9 +790,19 @@ impl Session {
                     ),
                 )
             })?;
+            // More than one master: the VIP, served by HAProxy on every master.
+            let port = if masters.len() > 1 {
+                cluster_vip = subnet_prefix(&a).map(|prefix_len| ClusterVip {
+                    address: ip,
+                    prefix_len,
+                });
+                crate::cluster::LB_FRONTEND_PORT
+            } else {
+                6443
+            };
             cluster_endpoint = Some(match ip {
-                IpAddr::V4(a) => format!("https://{a}:6443"),
-                IpAddr::V6(a) => format!("https://[{a}]:6443"),
+                IpAddr::V4(a) => format!("https://{a}:{port}"),
+                IpAddr::V6(a) => format!("https://[{a}]:{port}"),
             });
         } else {
             return Err(err(
@@ -838,6 +849,7 @@ impl Session {
         Ok(Topology {
             source: format!("openstack:{stack_id}"),
             cluster_endpoint,
+            cluster_vip,
             nodes,
         })
     }
@@ -1048,6 +1060,21 @@ fn nested_link(r: &Value) -> Option<String> {
 }
 
 /// A port's `fixed_ips[0].ip_address`, or a floating IP's `fixed_ip_address`.
+/// Prefix length of a port's subnet: Heat's `subnets` attribute of the port (the subnet
+/// of its first fixed IP, else the first listed), from its `cidr`.
+fn subnet_prefix(attrs: &Value) -> Option<u8> {
+    let subnets = attrs.get("subnets")?.as_array()?;
+    let wanted = attrs
+        .pointer("/fixed_ips/0/subnet_id")
+        .and_then(Value::as_str);
+    let subnet = subnets
+        .iter()
+        .find(|s| wanted.is_some() && s.get("id").and_then(Value::as_str) == wanted)
+        .or_else(|| subnets.first())?;
+    let cidr = subnet.get("cidr")?.as_str()?;
+    cidr.split_once('/')?.1.parse().ok()
+}
+
 fn fixed_ip(attrs: &Value) -> Option<IpAddr> {
     attrs
         .pointer("/fixed_ips/0/ip_address")
@@ -1202,6 +1229,20 @@ mod tests {
         )
         .expect_err("no params");
         assert_eq!(e.code.id, "driver.discovery.request", "{e}");
+    }
+
+    #[test]
+    fn subnet_prefix_from_the_port_subnet() {
+        let a = json!({
+            "fixed_ips": [{"ip_address": "10.0.0.5", "subnet_id": "b"}],
+            "subnets": [{"id": "a", "cidr": "10.1.0.0/16"}, {"id": "b", "cidr": "10.0.0.0/26"}]
+        });
+        assert_eq!(subnet_prefix(&a), Some(26));
+        assert_eq!(
+            subnet_prefix(&json!({"subnets": [{"cidr": "10.0.0.0/20"}]})),
+            Some(20)
+        );
+        assert_eq!(subnet_prefix(&json!({"fixed_ips": []})), None);
     }
 
     #[test]

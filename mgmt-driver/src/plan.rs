@@ -17,14 +17,24 @@ pub const FORMAT_VERSION: u32 = 1;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Operation {
-    /// `instantiate_end`: storage server and NFS clients (Kubernetes install comes later).
+    /// `instantiate_end`: storage server, NFS clients, optionally the cluster install,
+    /// PersistentVolumes.
     Instantiate,
-    /// `heal_start` of the storage server: delete the VNF's PersistentVolumes (refused
-    /// while any is bound to a claim).
+    /// `heal_start`: of the storage server, delete the VNF's PersistentVolumes (refused
+    /// while any is bound to a claim); of cluster nodes, drain and delete them (masters:
+    /// etcd snapshot, member removed, HAProxy backends of the survivors).
     HealStart,
-    /// `heal_end` of the storage server: set it up again on the rebuilt VM (data on a
-    /// kept volume is kept) and register the PersistentVolumes again.
+    /// `heal_end`: of the storage server, set it up again on the rebuilt VM (data on a
+    /// kept volume is kept) and register the PersistentVolumes again; of cluster nodes,
+    /// reset and join the rebuilt nodes.
     HealEnd,
+    /// `scale_start`: drain and delete the workers a scale-in removes.
+    ScaleStart,
+    /// `scale_end`: prepare and join the workers a scale-out added (joined nodes are
+    /// left as they are); every node's `/etc/hosts` block rewritten.
+    ScaleEnd,
+    /// `terminate_start`: optional drain, revoke the exported access.
+    TerminateStart,
 }
 
 impl Operation {
@@ -34,6 +44,9 @@ impl Operation {
             Operation::Instantiate => "instantiate",
             Operation::HealStart => "heal_start",
             Operation::HealEnd => "heal_end",
+            Operation::ScaleStart => "scale_start",
+            Operation::ScaleEnd => "scale_end",
+            Operation::TerminateStart => "terminate_start",
         }
     }
 }
@@ -178,6 +191,52 @@ pub enum Action {
         /// PersistentVolume names from the package's manifests.
         names: Vec<String>,
     },
+    /// Cordon, drain and optionally delete Nodes.
+    KubeDrainNodes {
+        /// Path of the admin kubeconfig on the host.
+        kubeconfig: String,
+        /// API endpoint overriding the kubeconfig's server.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        endpoint: Option<String>,
+        /// Kubernetes node names.
+        nodes: Vec<String>,
+        /// Delete the Node objects afterwards.
+        delete_nodes: bool,
+    },
+    /// Delete Node objects without draining.
+    KubeDeleteNodes {
+        /// Path of the admin kubeconfig on the host.
+        kubeconfig: String,
+        /// API endpoint overriding the kubeconfig's server.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        endpoint: Option<String>,
+        /// Kubernetes node names.
+        nodes: Vec<String>,
+    },
+    /// Export the orchestrator's access.
+    KubeExportAccess {
+        /// Path of the admin kubeconfig on the host.
+        kubeconfig: String,
+        /// API endpoint overriding the kubeconfig's server.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        endpoint: Option<String>,
+        /// Namespace of the ServiceAccount.
+        namespace: String,
+        /// ServiceAccount name.
+        service_account: String,
+    },
+    /// Revoke the exported access.
+    KubeRevokeAccess {
+        /// Path of the admin kubeconfig on the host.
+        kubeconfig: String,
+        /// API endpoint overriding the kubeconfig's server.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        endpoint: Option<String>,
+        /// Namespace of the ServiceAccount.
+        namespace: String,
+        /// ServiceAccount name.
+        service_account: String,
+    },
 }
 
 /// One step.
@@ -302,6 +361,34 @@ impl Plan {
                 Action::KubeWaitNodesReady { nodes, .. } => {
                     format!("kube wait until Nodes Ready: {}", nodes.join(", "))
                 }
+                Action::KubeDrainNodes {
+                    nodes,
+                    delete_nodes,
+                    ..
+                } => format!(
+                    "kube drain {}{}",
+                    nodes.join(", "),
+                    if *delete_nodes {
+                        " and delete the Nodes"
+                    } else {
+                        ""
+                    }
+                ),
+                Action::KubeDeleteNodes { nodes, .. } => {
+                    format!("kube delete Nodes {}", nodes.join(", "))
+                }
+                Action::KubeExportAccess {
+                    namespace,
+                    service_account,
+                    ..
+                } => format!(
+                    "kube export access: ServiceAccount {namespace}/{service_account} + token"
+                ),
+                Action::KubeRevokeAccess {
+                    namespace,
+                    service_account,
+                    ..
+                } => format!("kube revoke access: ServiceAccount {namespace}/{service_account}"),
                 Action::KubeDeletePvs {
                     instance, names, ..
                 } => format!(

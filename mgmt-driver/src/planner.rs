@@ -25,8 +25,18 @@ pub mod codes {
         BAD_MANIFEST = "driver.plan.bad_manifest";
         /// PersistentVolumes are requested but the topology has no master to reach the cluster from.
         NO_MASTER = "driver.plan.no_master";
-        /// The cluster install (this release) supports exactly one master; the topology has another number.
-        CLUSTER_MASTERS = "driver.plan.cluster_masters";
+        /// A heal or scale target is not a node of the topology.
+        UNKNOWN_TARGET = "driver.plan.unknown_target";
+        /// A heal names the storage server together with cluster nodes.
+        MIXED_TARGETS = "driver.plan.mixed_targets";
+        /// A master heal on a single-master cluster (its etcd would be lost): heal the entire VNF instead.
+        SINGLE_MASTER_HEAL = "driver.plan.single_master_heal";
+        /// Every master is targeted at once: none would be left to keep the cluster.
+        NO_SURVIVING_MASTER = "driver.plan.no_surviving_master";
+        /// More than one master but no control-plane VIP (with its subnet prefix) in the topology.
+        NO_CLUSTER_VIP = "driver.plan.no_cluster_vip";
+        /// A scale-in targets something other than workers.
+        SCALE_IN_NOT_WORKER = "driver.plan.scale_in_not_worker";
         /// A master or worker has no cluster address (neither a NIC address nor an IP SSH host) for the cluster install.
         NO_NODE_ADDRESS = "driver.plan.no_node_address";
         /// The Kubernetes minor release for pkgs.k8s.io is not of the form `v1.31`.
@@ -44,7 +54,7 @@ pub struct PlanError {
     pub message: String,
 }
 
-fn err(code: vnf_package::Code, message: String) -> PlanError {
+pub(crate) fn err(code: vnf_package::Code, message: String) -> PlanError {
     PlanError { code, message }
 }
 
@@ -70,6 +80,17 @@ pub struct PlanOptions {
     /// Kubernetes minor release of the `pkgs.k8s.io` repository (`v1.31`), used only
     /// when kubeadm/kubelet/kubectl are missing on a node.
     pub k8s_minor: String,
+    /// How the cluster is (or was) installed: kubeadm or k3s. Also decides where the
+    /// admin kubeconfig lives on a master for every Kubernetes step.
+    pub runtime: crate::cluster::ClusterRuntime,
+    /// Nodes a heal rebuilds or a scale-in removes: topology node names, resource ids
+    /// (VNFC / Nova server ids) or Kubernetes node names.
+    pub targets: Vec<String>,
+    /// After the cluster install: export the orchestrator's access (a ServiceAccount with
+    /// a token; kubeconfig and VIM registration data from the run's summary).
+    pub export_access: bool,
+    /// `terminate_start`: drain the workers before the VMs go away.
+    pub drain_on_terminate: bool,
 }
 
 impl Default for PlanOptions {
@@ -82,6 +103,10 @@ impl Default for PlanOptions {
             register_pvs: true,
             install_cluster: false,
             k8s_minor: "v1.31".into(),
+            runtime: crate::cluster::ClusterRuntime::Kubeadm,
+            targets: Vec::new(),
+            export_access: true,
+            drain_on_terminate: false,
         }
     }
 }
@@ -95,11 +120,11 @@ pub struct Planned {
     pub secrets: Secrets,
 }
 
-struct Login<'a> {
-    prefix: &'static str,
-    username: &'a str,
-    password: Option<&'a str>,
-    key: Option<&'a str>,
+pub(crate) struct Login<'a> {
+    pub(crate) prefix: &'static str,
+    pub(crate) username: &'a str,
+    pub(crate) password: Option<&'a str>,
+    pub(crate) key: Option<&'a str>,
 }
 
 /// Checks a VNF instance id (it names journal files).
@@ -149,14 +174,129 @@ pub fn instantiate(
         vnf_instance_id,
         opts,
         Operation::Instantiate,
+        &[],
     )
+}
+
+/// Plans `heal_start`. Without [`PlanOptions::targets`], or when they name the storage
+/// server: the storage server's heal_start (below). Otherwise the cluster nodes' heal
+/// ([`crate::cluster_plan::heal_start`]): drain and delete them, and for masters an etcd
+/// snapshot, the etcd member removed and HAProxy on the survivors without them.
+///
+/// Storage server: one step on a master deleting the VNF's PersistentVolumes (instance
+/// label plus the names in the package's `pv_registration_params` manifests) and waiting
+/// until they are gone; refused at run time, deleting nothing, while any is bound to a
+/// claim.
+pub fn heal_start(
+    topology: &Topology,
+    request: &InstantiateVnfRequest,
+    package: &dyn PackageFiles,
+    vnf_instance_id: &str,
+    opts: &PlanOptions,
+) -> Result<Planned, PlanError> {
+    match crate::cluster_plan::targets(topology, opts)? {
+        crate::cluster_plan::Targets::Storage => {
+            heal_storage_start(topology, request, package, vnf_instance_id, opts)
+        }
+        crate::cluster_plan::Targets::Nodes(nodes) => {
+            crate::cluster_plan::heal_start(topology, request, vnf_instance_id, opts, &nodes)
+        }
+    }
+}
+
+/// Plans `heal_end`. Storage server (no targets, or the storage server named): its
+/// setup on the rebuilt VM (volumes mounted — formatted only when blank or
+/// `force_format`, so a kept volume keeps its data — and exports), then the
+/// PersistentVolumes registered again with its current address; the NFS clients are
+/// untouched. Cluster nodes: the whole instantiate plan again with the cluster install
+/// (every step checks before it acts), the rebuilt nodes' stale Node objects deleted and
+/// their kubeadm/k3s state reset before they join again.
+pub fn heal_end(
+    topology: &Topology,
+    request: &InstantiateVnfRequest,
+    package: &dyn PackageFiles,
+    vnf_instance_id: &str,
+    opts: &PlanOptions,
+) -> Result<Planned, PlanError> {
+    match crate::cluster_plan::targets(topology, opts)? {
+        crate::cluster_plan::Targets::Storage => {
+            heal_storage_end(topology, request, package, vnf_instance_id, opts)
+        }
+        crate::cluster_plan::Targets::Nodes(nodes) => {
+            crate::cluster_plan::check_heal(topology, &nodes)?;
+            let opts = PlanOptions {
+                install_cluster: true,
+                ..opts.clone()
+            };
+            storage_and_pvs(
+                topology,
+                request,
+                package,
+                vnf_instance_id,
+                &opts,
+                Operation::HealEnd,
+                &nodes,
+            )
+        }
+    }
+}
+
+/// Plans `scale_start`: for a scale-in, the [`PlanOptions::targets`] (workers Heat will
+/// remove) are drained (evictions, PodDisruptionBudgets respected) and their Nodes
+/// deleted; a scale-out has nothing to do before Heat adds the VMs.
+pub fn scale_start(
+    topology: &Topology,
+    request: &InstantiateVnfRequest,
+    _package: &dyn PackageFiles,
+    vnf_instance_id: &str,
+    opts: &PlanOptions,
+) -> Result<Planned, PlanError> {
+    crate::cluster_plan::scale_start(topology, request, vnf_instance_id, opts)
+}
+
+/// Plans `scale_end` on the topology after Heat's change: the instantiate plan with the
+/// cluster install again — new workers are prepared and join (in parallel), every
+/// node's `/etc/hosts` block is rewritten, joined nodes are left as they are.
+pub fn scale_end(
+    topology: &Topology,
+    request: &InstantiateVnfRequest,
+    package: &dyn PackageFiles,
+    vnf_instance_id: &str,
+    opts: &PlanOptions,
+) -> Result<Planned, PlanError> {
+    let opts = PlanOptions {
+        install_cluster: true,
+        ..opts.clone()
+    };
+    storage_and_pvs(
+        topology,
+        request,
+        package,
+        vnf_instance_id,
+        &opts,
+        Operation::ScaleEnd,
+        &[],
+    )
+}
+
+/// Plans `terminate_start`: optionally drain the workers
+/// ([`PlanOptions::drain_on_terminate`]), and revoke the access exported at
+/// instantiate (ServiceAccount, binding, token Secret).
+pub fn terminate_start(
+    topology: &Topology,
+    request: &InstantiateVnfRequest,
+    _package: &dyn PackageFiles,
+    vnf_instance_id: &str,
+    opts: &PlanOptions,
+) -> Result<Planned, PlanError> {
+    crate::cluster_plan::terminate_start(topology, request, vnf_instance_id, opts)
 }
 
 /// Plans `heal_end` of the storage server: the storage server's steps of instantiate
 /// (volumes mounted — formatted only when blank or `force_format`, so a kept volume keeps
 /// its data — and exports) on the rebuilt VM, then the PersistentVolumes registered again
 /// with the storage server's current address. The NFS clients are untouched.
-pub fn heal_end(
+fn heal_storage_end(
     topology: &Topology,
     request: &InstantiateVnfRequest,
     package: &dyn PackageFiles,
@@ -170,6 +310,7 @@ pub fn heal_end(
         vnf_instance_id,
         opts,
         Operation::HealEnd,
+        &[],
     )
 }
 
@@ -177,7 +318,7 @@ pub fn heal_end(
 /// PersistentVolumes (instance label plus the names in the package's
 /// `pv_registration_params` manifests) and waiting until they are gone; refused at run
 /// time, deleting nothing, while any is bound to a claim.
-pub fn heal_start(
+fn heal_storage_start(
     topology: &Topology,
     request: &InstantiateVnfRequest,
     package: &dyn PackageFiles,
@@ -192,6 +333,7 @@ pub fn heal_start(
         secrets: Secrets::new(),
         opts,
     };
+    let (kubeconfig, endpoint) = crate::cluster_plan::api_access(topology, opts);
     let master = topology.with_role(Role::Master).next().ok_or_else(|| {
         err(
             codes::NO_MASTER,
@@ -216,8 +358,8 @@ pub fn heal_start(
         phase: 1,
         host: master.name.clone(),
         action: Action::KubeDeletePvs {
-            kubeconfig: crate::kube::ADMIN_KUBECONFIG.into(),
-            endpoint: topology.cluster_endpoint.clone(),
+            kubeconfig,
+            endpoint,
             instance: vnf_instance_id.to_string(),
             names,
         },
@@ -237,7 +379,7 @@ pub fn heal_start(
     })
 }
 
-fn install_params(
+pub(crate) fn install_params(
     request: &InstantiateVnfRequest,
 ) -> Result<&K8sClusterInstallationParam, PlanError> {
     request
@@ -252,7 +394,16 @@ fn install_params(
         })
 }
 
-fn master_login(params: &K8sClusterInstallationParam) -> Login<'_> {
+pub(crate) fn worker_login(params: &K8sClusterInstallationParam) -> Login<'_> {
+    Login {
+        prefix: "worker_node",
+        username: &params.worker_node.username,
+        password: params.worker_node.password.as_deref(),
+        key: params.worker_node.ssh_private_key_path.as_deref(),
+    }
+}
+
+pub(crate) fn master_login(params: &K8sClusterInstallationParam) -> Login<'_> {
     Login {
         prefix: "master_node",
         username: &params.master_node.username,
@@ -261,17 +412,23 @@ fn master_login(params: &K8sClusterInstallationParam) -> Login<'_> {
     }
 }
 
-fn storage_and_pvs(
+/// The instantiate plan (storage server, NFS clients, optionally the cluster install,
+/// PersistentVolumes) for `operation`: every step checks before it acts, so the same
+/// plan on a later topology completes a scale-out or a heal of cluster nodes.
+/// `healed` lists the topology nodes a heal rebuilt (reset and joined again).
+pub(crate) fn storage_and_pvs(
     topology: &Topology,
     request: &InstantiateVnfRequest,
     package: &dyn PackageFiles,
     vnf_instance_id: &str,
     opts: &PlanOptions,
     operation: Operation,
+    healed: &[&Node],
 ) -> Result<Planned, PlanError> {
     check_instance_id(vnf_instance_id)?;
     let params = install_params(request)?;
-    let heal = operation == Operation::HealEnd;
+    // heal_end of the storage server: the NFS clients are kept as they are.
+    let heal = operation == Operation::HealEnd && healed.is_empty();
     if heal && params.storage_server.is_none() {
         return Err(err(
             codes::NO_STORAGE_SERVER,
@@ -285,9 +442,13 @@ fn storage_and_pvs(
         opts,
     };
 
-    let pv_phase = if opts.install_cluster && operation == Operation::Instantiate {
-        cluster_install(&mut b, topology, params)?;
-        CLUSTER_JOIN_PHASE + 2
+    let install = opts.install_cluster
+        && matches!(
+            operation,
+            Operation::Instantiate | Operation::ScaleEnd | Operation::HealEnd
+        );
+    let pv_phase = if install {
+        crate::cluster_plan::install(&mut b, topology, params, healed, vnf_instance_id)?
     } else {
         2
     };
@@ -419,6 +580,7 @@ fn storage_and_pvs(
     }
 
     if opts.register_pvs && !params.pv_registration_params.is_empty() {
+        let (kubeconfig, endpoint) = crate::cluster_plan::api_access(topology, opts);
         let master = topology.with_role(Role::Master).next().ok_or_else(|| {
             err(
                 codes::NO_MASTER,
@@ -458,8 +620,8 @@ fn storage_and_pvs(
                 phase: pv_phase,
                 host: master.name.clone(),
                 action: Action::KubeApply {
-                    kubeconfig: crate::kube::ADMIN_KUBECONFIG.into(),
-                    endpoint: topology.cluster_endpoint.clone(),
+                    kubeconfig: kubeconfig.clone(),
+                    endpoint: endpoint.clone(),
                     manifest: pv.pv_manifest_file_path.clone(),
                     kind: "PersistentVolume".into(),
                     name: name.clone(),
@@ -490,204 +652,20 @@ fn storage_and_pvs(
     })
 }
 
-/// Phase of the workers' joins; the PersistentVolume registration follows it.
-const CLUSTER_JOIN_PHASE: u32 = 4;
-
-/// Secret names (and `key=value` keys) the master's join information is captured under.
-const JOIN_SECRETS: [(&str, &str); 2] = [
-    ("token", "cluster.join_token"),
-    ("ca_cert_hash", "cluster.ca_cert_hash"),
-];
-
-fn join_secrets() -> Vec<crate::plan::NamedSecret> {
-    JOIN_SECRETS
-        .iter()
-        .map(|(k, s)| crate::plan::NamedSecret {
-            key: (*k).into(),
-            secret: (*s).into(),
-        })
-        .collect()
-}
-
-/// Plans the kubeadm install: phase 1 node preparation on every master and worker,
-/// phase 2 `kubeadm init` on the master, phase 3 the join information captured from it,
-/// phase [`CLUSTER_JOIN_PHASE`] the workers joining (in parallel, bounded by the
-/// executor) with the token on stdin, then a wait on the master until all nodes are
-/// Ready in the API.
-fn cluster_install(
-    b: &mut Builder<'_>,
-    topology: &Topology,
-    params: &K8sClusterInstallationParam,
-) -> Result<(), PlanError> {
-    let minor_ok = b
-        .opts
-        .k8s_minor
-        .strip_prefix('v')
-        .and_then(|r| r.split_once('.'))
-        .is_some_and(|(a, b)| {
-            !a.is_empty()
-                && !b.is_empty()
-                && a.len() <= 3
-                && b.len() <= 3
-                && a.bytes().chain(b.bytes()).all(|c| c.is_ascii_digit())
-        });
-    if !minor_ok {
-        return Err(err(
-            codes::BAD_K8S_MINOR,
-            format!(
-                "Kubernetes minor release {:?} is not of the form v1.31",
-                b.opts.k8s_minor
-            ),
-        ));
-    }
-    let masters: Vec<&Node> = topology.with_role(Role::Master).collect();
-    let [master] = masters.as_slice() else {
-        return Err(err(
-            codes::CLUSTER_MASTERS,
-            format!(
-                "the cluster install supports exactly one master for now; the topology has {}",
-                masters.len()
-            ),
-        ));
-    };
-    let names = crate::cluster::node_names(topology);
-    let address = |n: &Node| {
-        n.service_address().ok_or_else(|| {
-            err(
-                codes::NO_NODE_ADDRESS,
-                format!(
-                    "node {} has no cluster address (no nic and the SSH host {} is not an IP address)",
-                    n.name, n.ssh.host
-                ),
-            )
-        })
-    };
-    let master_ip = address(master)?;
-    let endpoint = match &topology.cluster_endpoint {
-        Some(e) => e
-            .trim_start_matches("https://")
-            .trim_end_matches('/')
-            .to_string(),
-        None => match master_ip {
-            std::net::IpAddr::V4(ip) => format!("{ip}:6443"),
-            std::net::IpAddr::V6(ip) => format!("[{ip}]:6443"),
-        },
-    };
-    let hosts = crate::cluster::hosts_entries(topology, &names);
-    let name_of = |n: &Node| names.get(&n.name).cloned().unwrap_or_default();
-    let nodes: Vec<&Node> = topology
-        .nodes
-        .iter()
-        .filter(|n| matches!(n.role, Role::Master | Role::Worker))
-        .collect();
-    for node in &nodes {
-        address(node)?;
-        let login = if node.role == Role::Master {
-            master_login(params)
-        } else {
-            Login {
-                prefix: "worker_node",
-                username: &params.worker_node.username,
-                password: params.worker_node.password.as_deref(),
-                key: params.worker_node.ssh_private_key_path.as_deref(),
-            }
-        };
-        b.add_host(node, &login)?;
-        let scripts: &[&str] = if node.role == Role::Master {
-            &["lib.sh", "k8s_node.sh", "k8s_init.sh", "k8s_join_info.sh"]
-        } else {
-            &["lib.sh", "k8s_node.sh", "k8s_join.sh"]
-        };
-        b.uploads(node, scripts, 1);
-        let mut args = vec![name_of(node), b.opts.k8s_minor.clone()];
-        args.extend(hosts.iter().cloned());
-        b.script(
-            node,
-            "k8s-node".into(),
-            "k8s_node.sh",
-            args,
-            format!(
-                "prepare Kubernetes node {} (hostname, /etc/hosts, swap, modules, runtime, kubeadm)",
-                name_of(node)
-            ),
-        );
-    }
-    b.script_in(
-        2,
-        master,
-        "k8s-init".into(),
-        "k8s_init.sh",
-        vec![
-            name_of(master),
-            master_ip.to_string(),
-            endpoint.clone(),
-            params
-                .master_node
-                .pod_cidr
-                .clone()
-                .unwrap_or_else(|| "192.168.0.0/16".into()),
-            params
-                .master_node
-                .cluster_cidr
-                .clone()
-                .unwrap_or_else(|| "10.96.0.0/12".into()),
-        ],
-        vec![],
-        vec![],
-        format!("kubeadm init on {} (endpoint {endpoint})", name_of(master)),
-    );
-    b.script_in(
-        3,
-        master,
-        "k8s-join-info".into(),
-        "k8s_join_info.sh",
-        vec![],
-        vec![],
-        join_secrets(),
-        "bootstrap token and CA hash for the joins (captured as secrets)".into(),
-    );
-    for node in nodes.iter().filter(|n| n.role == Role::Worker) {
-        b.script_in(
-            CLUSTER_JOIN_PHASE,
-            node,
-            "k8s-join".into(),
-            "k8s_join.sh",
-            vec![name_of(node), endpoint.clone()],
-            join_secrets(),
-            vec![],
-            format!("join {} as a worker (token on stdin)", name_of(node)),
-        );
-    }
-    let all: Vec<String> = nodes.iter().map(|n| name_of(n)).collect();
-    b.steps.push(Step {
-        id: format!("{}/nodes-ready", master.name),
-        phase: CLUSTER_JOIN_PHASE + 1,
-        host: master.name.clone(),
-        action: Action::KubeWaitNodesReady {
-            kubeconfig: crate::kube::ADMIN_KUBECONFIG.into(),
-            endpoint: topology.cluster_endpoint.clone(),
-            nodes: all.clone(),
-        },
-        reason: format!("all {} nodes Ready before the PersistentVolumes", all.len()),
-        timeout_secs: b.opts.kube_timeout_secs,
-    });
-    Ok(())
-}
-
 fn single<'a>(mut it: impl Iterator<Item = &'a Node>) -> Option<&'a Node> {
     let first = it.next()?;
     it.next().is_none().then_some(first)
 }
 
-struct Builder<'o> {
-    hosts: Vec<PlanHost>,
-    steps: Vec<Step>,
-    secrets: Secrets,
-    opts: &'o PlanOptions,
+pub(crate) struct Builder<'o> {
+    pub(crate) hosts: Vec<PlanHost>,
+    pub(crate) steps: Vec<Step>,
+    pub(crate) secrets: Secrets,
+    pub(crate) opts: &'o PlanOptions,
 }
 
 impl Builder<'_> {
-    fn add_host(&mut self, node: &Node, login: &Login<'_>) -> Result<(), PlanError> {
+    pub(crate) fn add_host(&mut self, node: &Node, login: &Login<'_>) -> Result<(), PlanError> {
         if self.hosts.iter().any(|h| h.name == node.name) {
             return Ok(());
         }
@@ -726,7 +704,7 @@ impl Builder<'_> {
         Ok(())
     }
 
-    fn uploads(&mut self, node: &Node, names: &[&str], phase: u32) {
+    pub(crate) fn uploads(&mut self, node: &Node, names: &[&str], phase: u32) {
         for name in names {
             let id = format!("{}/upload/{name}", node.name);
             if self.steps.iter().any(|s| s.id == id) {
@@ -751,12 +729,19 @@ impl Builder<'_> {
         }
     }
 
-    fn script(&mut self, node: &Node, what: String, name: &str, args: Vec<String>, reason: String) {
+    pub(crate) fn script(
+        &mut self,
+        node: &Node,
+        what: String,
+        name: &str,
+        args: Vec<String>,
+        reason: String,
+    ) {
         self.script_in(1, node, what, name, args, vec![], vec![], reason);
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn script_in(
+    pub(crate) fn script_in(
         &mut self,
         phase: u32,
         node: &Node,
@@ -1237,14 +1222,13 @@ hosts:
     }
 
     #[test]
-    fn cluster_install_is_off_by_default_and_needs_exactly_one_master() {
+    fn cluster_install_is_off_by_default_and_checks_its_inputs() {
         let p = plan().plan;
         assert!(p.steps.iter().all(|s| !s.id.contains("k8s")));
         assert!(!p.to_json().contains("stdin_secrets"));
         let inv = format!("{INV}  - name: m2\n    role: master\n    ssh: 10.0.0.5\n");
         let e = instantiate(&topo(&inv), &request(), &files(), "v", &cluster_opts()).unwrap_err();
-        assert_eq!(e.code.id, "driver.plan.cluster_masters", "{e}");
-        assert!(e.message.contains("has 2"), "{e}");
+        assert_eq!(e.code.id, "driver.plan.no_cluster_vip", "{e}");
         for bad in ["1.31", "v1", "v1.31.0", "v1.x", "v1.31;rm"] {
             let o = PlanOptions {
                 k8s_minor: bad.into(),
@@ -1253,5 +1237,292 @@ hosts:
             let e = instantiate(&topo(INV), &request(), &files(), "v", &o).unwrap_err();
             assert_eq!(e.code.id, "driver.plan.bad_kubernetes_minor", "{bad}: {e}");
         }
+    }
+
+    /// Three masters behind a VIP, two workers.
+    fn ha_inventory() -> String {
+        let mut inv = INV.replace(
+            "format_version: 1\n",
+            "format_version: 1\ncluster_vip: 10.0.0.100/26\n",
+        );
+        for (n, ip) in [("m2", "10.0.0.5"), ("m3", "10.0.0.6")] {
+            inv.push_str(&format!("  - name: {n}\n    role: master\n    ssh: {ip}\n"));
+        }
+        inv.push_str("  - name: w2\n    role: worker\n    ssh: 10.0.0.4\n");
+        inv
+    }
+
+    fn step<'p>(p: &'p Plan, id: &str) -> &'p Step {
+        p.steps.iter().find(|s| s.id == id).unwrap_or_else(|| {
+            panic!(
+                "no step {id} in {:?}",
+                p.steps.iter().map(|s| &s.id).collect::<Vec<_>>()
+            )
+        })
+    }
+
+    fn script_args<'p>(p: &'p Plan, id: &str) -> (&'p [String], Vec<&'p str>) {
+        match &step(p, id).action {
+            Action::RunScript {
+                args,
+                stdin_secrets,
+                ..
+            } => (
+                args,
+                stdin_secrets.iter().map(|s| s.secret.as_str()).collect(),
+            ),
+            other => panic!("{id}: unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn ha_install_puts_the_vip_first_and_joins_masters_one_at_a_time() {
+        let planned = instantiate(
+            &topo(&ha_inventory()),
+            &request(),
+            &files(),
+            "vnf-ha",
+            &cluster_opts(),
+        )
+        .expect("plan");
+        let p = &planned.plan;
+        // VIP with the subnet's prefix, per-instance router id, all three backends.
+        for m in ["m1", "m2", "m3"] {
+            assert_eq!(step(p, &format!("{m}/k8s-lb")).phase, 2);
+        }
+        let (args, secrets) = script_args(p, "m2/k8s-lb");
+        assert_eq!(args[0], "10.0.0.100");
+        assert_eq!(args[1], "26");
+        assert_eq!(args[2], "16443");
+        assert_eq!(
+            args[4],
+            crate::cluster::vrrp_router_id("vnf-ha").to_string()
+        );
+        assert_eq!(args[5], "10.0.0.5");
+        assert_eq!(
+            args[6..],
+            ["m1=10.0.0.1:6443", "m2=10.0.0.5:6443", "m3=10.0.0.6:6443"]
+        );
+        assert_eq!(secrets, ["cluster.vrrp_password"]);
+        // The first master is preferred by keepalived.
+        let prio = |m: &str| -> u32 {
+            script_args(p, &format!("{m}/k8s-lb")).0[3]
+                .parse()
+                .unwrap_or(0)
+        };
+        assert!(prio("m1") > prio("m2") && prio("m2") > prio("m3"));
+        // kubeadm init with the VIP endpoint; certificate key captured.
+        let (init, _) = script_args(p, "m1/k8s-init");
+        assert_eq!(init[2], "10.0.0.100:16443");
+        assert_eq!(step(p, "m1/k8s-init").phase, 3);
+        let (info, _) = script_args(p, "m1/k8s-join-info");
+        assert_eq!(info, ["--certificate-key"]);
+        // Control planes one per phase, then both workers together.
+        assert_eq!(step(p, "m2/k8s-join").phase, 5);
+        assert_eq!(step(p, "m3/k8s-join").phase, 6);
+        let (cp, cp_secrets) = script_args(p, "m3/k8s-join");
+        assert_eq!(cp, ["m3", "10.0.0.100:16443", "control-plane", "10.0.0.6"]);
+        assert_eq!(
+            cp_secrets,
+            [
+                "cluster.join_token",
+                "cluster.ca_cert_hash",
+                "cluster.certificate_key"
+            ]
+        );
+        assert_eq!(step(p, "w1/k8s-join").phase, 7);
+        assert_eq!(step(p, "w2/k8s-join").phase, 7);
+        let (_, w_secrets) = script_args(p, "w2/k8s-join");
+        assert_eq!(w_secrets, ["cluster.join_token", "cluster.ca_cert_hash"]);
+        assert_eq!(step(p, "m1/nodes-ready").phase, 8);
+        assert_eq!(step(p, "m1/export-access").phase, 8);
+        assert_eq!(step(p, "m1/pv/nfs-pv1").phase, 9);
+        // Kubernetes steps go through the VIP.
+        match &step(p, "m1/pv/nfs-pv1").action {
+            Action::KubeApply { endpoint, .. } => {
+                assert_eq!(endpoint.as_deref(), Some("https://10.0.0.100:16443"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        // The VRRP password is a secret of the plan, not in its JSON.
+        let pw = planned
+            .secrets
+            .get("cluster.vrrp_password")
+            .map(|s| s.expose().to_string())
+            .unwrap_or_default();
+        assert_eq!(pw, crate::cluster::vrrp_password("vnf-ha"));
+        assert!(!p.to_json().contains(&pw));
+    }
+
+    fn targeted(targets: &[&str]) -> PlanOptions {
+        PlanOptions {
+            targets: targets.iter().map(|t| t.to_string()).collect(),
+            ..cluster_opts()
+        }
+    }
+
+    #[test]
+    fn heal_of_a_master_snapshots_removes_the_member_and_trims_haproxy() {
+        let t = topo(&ha_inventory());
+        let p = heal_start(&t, &request(), &files(), "vnf-ha", &targeted(&["m1"]))
+            .expect("plan")
+            .plan;
+        assert_eq!(p.operation, Operation::HealStart);
+        // Everything runs from the first survivor, m2.
+        let (snap, _) = script_args(&p, "m2/etcd-snapshot");
+        assert_eq!(snap[0], "snapshot");
+        match &step(&p, "m2/drain").action {
+            Action::KubeDrainNodes {
+                nodes,
+                delete_nodes,
+                ..
+            } => {
+                assert_eq!(nodes, &["m1"]);
+                assert!(delete_nodes);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let (rm, _) = script_args(&p, "m2/etcd-member-remove/m1");
+        assert_eq!(rm, ["member-remove", "m1"]);
+        // Survivors' HAProxy lists exactly the survivors; nothing runs on m1.
+        for m in ["m2", "m3"] {
+            let (args, _) = script_args(&p, &format!("{m}/k8s-lb"));
+            assert_eq!(args[6..], ["m2=10.0.0.5:6443", "m3=10.0.0.6:6443"]);
+        }
+        assert!(p.hosts.iter().all(|h| h.name != "m1"));
+        let order: Vec<&str> = p.steps.iter().map(|s| s.id.as_str()).collect();
+        let pos = |id: &str| order.iter().position(|s| *s == id).unwrap_or(usize::MAX);
+        assert!(pos("m2/etcd-snapshot") < pos("m2/drain"));
+        assert!(pos("m2/drain") < pos("m2/etcd-member-remove/m1"));
+
+        // heal_end: m2 keeps the cluster (no init on the rebuilt m1), m1 is reset and
+        // joins as a control plane, every HAProxy has all three masters again.
+        let p = heal_end(&t, &request(), &files(), "vnf-ha", &targeted(&["m1"]))
+            .expect("plan")
+            .plan;
+        assert!(p.steps.iter().all(|s| s.id != "m1/k8s-init"));
+        assert_eq!(script_args(&p, "m2/k8s-init").0[0], "m2");
+        assert_eq!(script_args(&p, "m1/k8s-reset").0, ["kubeadm"]);
+        assert!(step(&p, "m1/k8s-reset").phase < step(&p, "m1/k8s-join").phase);
+        assert_eq!(script_args(&p, "m1/k8s-join").0[2], "control-plane");
+        match &step(&p, "m2/delete-healed-nodes").action {
+            Action::KubeDeleteNodes { nodes, .. } => assert_eq!(nodes, &["m1"]),
+            other => panic!("unexpected {other:?}"),
+        }
+        for m in ["m1", "m2", "m3"] {
+            assert_eq!(script_args(&p, &format!("{m}/k8s-lb")).0.len(), 9, "{m}");
+        }
+    }
+
+    #[test]
+    fn heal_refusals_and_target_resolution() {
+        // A single master cannot be healed; the storage server goes alone.
+        let e = heal_start(&topo(INV), &request(), &files(), "v", &targeted(&["m1"])).unwrap_err();
+        assert_eq!(e.code.id, "driver.plan.single_master_heal", "{e}");
+        assert!(e.message.contains("respawn"), "{e}");
+        let e = heal_start(&topo(INV), &request(), &files(), "v", &targeted(&["w9"])).unwrap_err();
+        assert_eq!(e.code.id, "driver.plan.unknown_target", "{e}");
+        assert!(e.message.contains("w1"), "{e}");
+        let e = heal_start(
+            &topo(INV),
+            &request(),
+            &files(),
+            "v",
+            &targeted(&["s1", "w1"]),
+        )
+        .unwrap_err();
+        assert_eq!(e.code.id, "driver.plan.mixed_targets", "{e}");
+        let e = heal_start(
+            &topo(&ha_inventory()),
+            &request(),
+            &files(),
+            "v",
+            &targeted(&["m1", "m2", "m3"]),
+        )
+        .unwrap_err();
+        assert_eq!(e.code.id, "driver.plan.no_surviving_master", "{e}");
+        // Naming the storage server (by node or by its literal) is the storage heal.
+        for t in ["s1", "storage_server"] {
+            let p = heal_start(&topo(INV), &request(), &files(), "v", &targeted(&[t]))
+                .expect("plan")
+                .plan;
+            assert!(
+                matches!(p.steps[0].action, Action::KubeDeletePvs { .. }),
+                "{t}"
+            );
+        }
+        // A worker heal: drain + delete from the master; nothing on the worker itself.
+        let p = heal_start(&topo(INV), &request(), &files(), "v", &targeted(&["w1"]))
+            .expect("plan")
+            .plan;
+        assert_eq!(p.steps.len(), 1);
+        assert!(p.hosts.iter().all(|h| h.name == "m1"));
+        assert!(matches!(p.steps[0].action, Action::KubeDrainNodes { .. }));
+    }
+
+    #[test]
+    fn scale_in_drains_only_workers_and_scale_end_joins_everyone() {
+        let t = topo(&ha_inventory());
+        let p = scale_start(&t, &request(), &files(), "v", &targeted(&["w2"]))
+            .expect("plan")
+            .plan;
+        assert_eq!(p.operation, Operation::ScaleStart);
+        match &p.steps[0].action {
+            Action::KubeDrainNodes {
+                nodes,
+                delete_nodes,
+                ..
+            } => {
+                assert_eq!(nodes, &["w2"]);
+                assert!(delete_nodes);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let e = scale_start(&t, &request(), &files(), "v", &targeted(&["m2"])).unwrap_err();
+        assert_eq!(e.code.id, "driver.plan.scale_in_not_worker", "{e}");
+        // Scale-out start has nothing to do.
+        let p = scale_start(&t, &request(), &files(), "v", &PlanOptions::default())
+            .expect("plan")
+            .plan;
+        assert!(p.steps.is_empty());
+        let p = scale_end(&t, &request(), &files(), "v", &PlanOptions::default())
+            .expect("plan")
+            .plan;
+        assert_eq!(p.operation, Operation::ScaleEnd);
+        assert!(p.steps.iter().any(|s| s.id == "w2/k8s-join"));
+        assert!(p.steps.iter().all(|s| !s.id.ends_with("k8s-reset")));
+    }
+
+    #[test]
+    fn k3s_install_uses_the_server_token_and_the_k3s_kubeconfig() {
+        let o = PlanOptions {
+            runtime: crate::cluster::ClusterRuntime::K3s,
+            ..cluster_opts()
+        };
+        let p = instantiate(&topo(&ha_inventory()), &request(), &files(), "v", &o)
+            .expect("plan")
+            .plan;
+        assert_eq!(script_args(&p, "m1/k8s-node").0[1], "k3s");
+        let (init, _) = script_args(&p, "m1/k3s-server");
+        assert_eq!(init[..4], ["m1", "10.0.0.1", "init", "-"]);
+        let (join, secrets) = script_args(&p, "m2/k3s-server");
+        assert_eq!(
+            join[..4],
+            ["m2", "10.0.0.5", "join", "https://10.0.0.100:16443"]
+        );
+        assert_eq!(secrets, ["cluster.k3s_token"]);
+        let (agent, _) = script_args(&p, "w1/k3s-agent");
+        assert_eq!(agent, ["w1", "10.0.0.2", "https://10.0.0.100:16443"]);
+        match &step(&p, "m1/nodes-ready").action {
+            Action::KubeWaitNodesReady { kubeconfig, .. } => {
+                assert_eq!(kubeconfig, "/etc/rancher/k3s/k3s.yaml");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(
+            p.steps
+                .iter()
+                .all(|s| !s.id.contains("kubeadm") && !s.id.ends_with("k8s-init"))
+        );
     }
 }

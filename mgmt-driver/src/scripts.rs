@@ -21,6 +21,7 @@ pub const ALL: &[(&str, &str)] = &[
         include_str!("../scripts/k8s_join_info.sh"),
     ),
     ("k8s_join.sh", include_str!("../scripts/k8s_join.sh")),
+    ("k8s_reset.sh", include_str!("../scripts/k8s_reset.sh")),
 ];
 
 /// A script's content by file name.

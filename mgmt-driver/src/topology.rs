@@ -86,6 +86,46 @@ impl Node {
     }
 }
 
+/// The control-plane virtual IP of a cluster with more than one master: keepalived holds
+/// it on the masters' network, HAProxy on each master forwards it to every API server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterVip {
+    /// The VIP (`cluster_cp_name` port's fixed address).
+    pub address: IpAddr,
+    /// Prefix length of the VIP port's subnet (from its CIDR; never assumed to be /24).
+    pub prefix_len: u8,
+}
+
+impl std::fmt::Display for ClusterVip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.address, self.prefix_len)
+    }
+}
+
+impl std::str::FromStr for ClusterVip {
+    type Err = String;
+
+    /// Parses `ADDRESS/PREFIX` (`10.10.0.100/24`).
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (a, p) = s
+            .split_once('/')
+            .ok_or_else(|| format!("{s:?} is not ADDRESS/PREFIX_LENGTH (e.g. 10.10.0.100/24)"))?;
+        let address: IpAddr = a
+            .parse()
+            .map_err(|_| format!("{a:?} is not an IP address"))?;
+        let max = if address.is_ipv4() { 32 } else { 128 };
+        let prefix_len: u8 = p
+            .parse()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| format!("prefix length {p:?} is not a number from 1 to {max}"))?;
+        Ok(ClusterVip {
+            address,
+            prefix_len,
+        })
+    }
+}
+
 /// Everything discovery knows about one VNF instance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Topology {
@@ -94,6 +134,9 @@ pub struct Topology {
     /// Kubernetes API endpoint (`https://VIP:6443`), when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_endpoint: Option<String>,
+    /// The control-plane VIP (clusters with more than one master), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_vip: Option<ClusterVip>,
     /// Nodes, in a stable order (as listed / discovered).
     pub nodes: Vec<Node>,
 }
@@ -150,6 +193,7 @@ mod tests {
         let a = Topology {
             source: "inventory:a.yaml".into(),
             cluster_endpoint: None,
+            cluster_vip: None,
             nodes: vec![node("s", Role::Storage)],
         };
         let mut b = a.clone();
@@ -157,6 +201,23 @@ mod tests {
         assert_eq!(a.fingerprint(), b.fingerprint());
         b.nodes[0].ssh.port = 2222;
         assert_ne!(a.fingerprint(), b.fingerprint());
+    }
+
+    #[test]
+    fn cluster_vip_parses_and_rejects() {
+        let v: ClusterVip = "10.0.0.100/26".parse().expect("vip");
+        assert_eq!(v.prefix_len, 26);
+        assert_eq!(v.to_string(), "10.0.0.100/26");
+        for bad in [
+            "10.0.0.100",
+            "10.0.0.100/33",
+            "10.0.0.100/0",
+            "x/24",
+            "10.0.0.1/a",
+        ] {
+            assert!(bad.parse::<ClusterVip>().is_err(), "{bad}");
+        }
+        assert!("fd00::1/64".parse::<ClusterVip>().is_ok());
     }
 
     #[test]

@@ -414,6 +414,15 @@ impl Ctx<'_> {
                 );
                 Ok(())
             }
+            Action::KubeDrainNodes { .. }
+            | Action::KubeDeleteNodes { .. }
+            | Action::KubeExportAccess { .. }
+            | Action::KubeRevokeAccess { .. } => Err(Ok(self.error(
+                codes::SETUP,
+                Some(&h.name),
+                Some(&step.id),
+                "placeholder".into(),
+            ))),
             Action::RunScript {
                 script,
                 args,
@@ -611,9 +620,13 @@ impl Ctx<'_> {
                         Action::RunScript { .. }
                         | Action::KubeApply { .. }
                         | Action::KubeDeletePvs { .. }
-                        | Action::KubeWaitNodesReady { .. },
+                        | Action::KubeWaitNodesReady { .. }
+                        | Action::KubeDrainNodes { .. }
+                        | Action::KubeDeleteNodes { .. }
+                        | Action::KubeRevokeAccess { .. },
                         _,
                     ) => true,
+                    (Action::KubeExportAccess { .. }, _) => false,
                 };
                 if holds {
                     skipped += 1;

@@ -353,14 +353,18 @@ fn complex_stack_has_three_masters_and_the_vip_as_cluster_endpoint() {
     let mut servers = cloud.inventory().servers;
     servers.sort();
     assert_eq!(ids, servers, "resource ids are the Nova server ids");
-    // The VIP port of the top stack: no node's address, no lab host.
+    // The VIP port of the top stack: no node's address, no lab host; the endpoint is
+    // HAProxy's frontend on it; the prefix is the subnet's.
     let ep = t.cluster_endpoint.clone().expect("cluster endpoint");
     let vip: std::net::Ipv4Addr = ep
         .strip_prefix("https://")
-        .and_then(|r| r.strip_suffix(":6443"))
+        .and_then(|r| r.strip_suffix(":16443"))
         .and_then(|ip| ip.parse().ok())
         .unwrap_or_else(|| panic!("endpoint {ep}"));
     assert!(cloud.lab().host_by_ip(vip).is_none(), "{vip} is a host");
+    let cv = t.cluster_vip.expect("cluster VIP");
+    assert_eq!(cv.address, std::net::IpAddr::V4(vip));
+    assert_eq!(cv.prefix_len, cloud.lab().subnet().1, "the subnet's prefix");
     assert!(
         t.nodes.iter().all(|n| n.ssh.host != vip.to_string()),
         "{vip} is a node"

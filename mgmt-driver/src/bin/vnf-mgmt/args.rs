@@ -50,8 +50,22 @@ pub enum Command {
     /// then rebuilt (with a static inventory: by the operator, who updates the inventory
     /// and host keys); `--phase end` sets the storage server up again — a kept volume
     /// keeps its data — and registers the PersistentVolumes with the current address.
+    /// `heal NODE...` (workers or masters, by node name, server id or Kubernetes name):
+    /// `--phase start` drains and deletes them (masters: etcd snapshot on a survivor,
+    /// etcd member removed, HAProxy of the survivors without them; a single master is
+    /// refused); `--phase end` resets the rebuilt nodes and joins them again.
     /// Exit status as for instantiate.
     Heal(HealArgs),
+    /// Scale workers. With a static inventory: `--in --phase start --remove NODE...`
+    /// drains (evictions, PodDisruptionBudgets respected, DaemonSets left) and deletes
+    /// the Nodes before the VMs go; `--phase end` with the inventory after the change
+    /// prepares and joins new workers (in parallel; joined ones are left alone) and
+    /// rewrites every node's /etc/hosts block. Exit status as for instantiate.
+    Scale(ScaleArgs),
+    /// Terminate: `--phase start` optionally drains the workers (--drain) and revokes the
+    /// access exported at instantiate; `--phase end` prints the VIM deregistration data
+    /// (nothing is left on the orchestrator side). Exit status as for instantiate.
+    Terminate(TerminateArgs),
     /// Discover a deployed VNF's topology from OpenStack (Keystone, Heat, Nova): masters,
     /// workers and the storage server with SSH/NIC addresses, ports, volumes, server ids
     /// and host keys pinned from the console log. Credentials: --os-cloud / OS_CLOUD
@@ -152,16 +166,75 @@ pub struct HotArgs {
 pub enum PlanOperation {
     /// instantiate_end.
     Instantiate,
-    /// heal of the storage server (one phase: see `--phase`).
+    /// heal (one phase: see `--phase`) of the storage server, or of `--target` nodes.
     Heal,
+    /// scale (one phase: see `--phase`); scale-in names the removed workers with `--target`.
+    Scale,
+    /// terminate_start.
+    Terminate,
 }
 
-/// What `heal` rebuilds.
+/// Cluster installer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum HealTarget {
-    /// The NFS storage server VM and its PersistentVolumes.
-    #[value(name = "storage_server")]
-    StorageServer,
+pub enum RuntimeArg {
+    /// kubeadm with packages from pkgs.k8s.io.
+    Kubeadm,
+    /// k3s (embedded etcd).
+    K3s,
+}
+
+/// Which part of a scale or terminate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StartEnd {
+    /// The `*_start` hook (before the orchestrator changes the VMs).
+    Start,
+    /// The `*_end` hook (after).
+    End,
+}
+
+/// `vnf-mgmt scale`.
+#[derive(Debug, Args)]
+pub struct ScaleArgs {
+    /// Scaling aspect (e.g. worker_instance).
+    #[arg(long)]
+    pub aspect: String,
+    /// Scale out (add workers).
+    #[arg(
+        long,
+        conflicts_with = "scale_in",
+        required_unless_present = "scale_in"
+    )]
+    pub out: bool,
+    /// Scale in (remove workers).
+    #[arg(long = "in", id = "scale_in")]
+    pub scale_in: bool,
+    /// Scaling steps; with --remove it must equal the number of nodes removed.
+    #[arg(long)]
+    pub steps: Option<u32>,
+    /// Which hook.
+    #[arg(long, value_enum)]
+    pub phase: StartEnd,
+    /// Scale-in, --phase start: the workers the orchestrator removes (node name, server
+    /// id or Kubernetes node name).
+    #[arg(long, value_name = "NODE")]
+    pub remove: Vec<String>,
+    /// Inputs and execution options, as for instantiate.
+    #[command(flatten)]
+    pub run: InstantiateArgs,
+}
+
+/// `vnf-mgmt terminate`.
+#[derive(Debug, Args)]
+pub struct TerminateArgs {
+    /// Which hook.
+    #[arg(long, value_enum, default_value_t = StartEnd::Start)]
+    pub phase: StartEnd,
+    /// --phase start: drain every worker first.
+    #[arg(long)]
+    pub drain: bool,
+    /// Inputs and execution options, as for instantiate.
+    #[command(flatten)]
+    pub run: InstantiateArgs,
 }
 
 /// Which part of a heal.
@@ -178,9 +251,10 @@ pub enum HealPhaseArg {
 /// `vnf-mgmt heal`.
 #[derive(Debug, Args)]
 pub struct HealArgs {
-    /// What to heal.
-    #[arg(value_enum)]
-    pub target: HealTarget,
+    /// What to heal: `storage_server`, or masters/workers by topology node name, server
+    /// (VNFC) id or Kubernetes node name.
+    #[arg(required = true, value_name = "TARGET")]
+    pub targets: Vec<String>,
     /// Which part: start, end, or all (all rebuilds the VM through OpenStack).
     #[arg(long, value_enum, default_value_t = HealPhaseArg::All)]
     pub phase: HealPhaseArg,
@@ -234,10 +308,14 @@ pub struct OperationInput {
     /// Storage part only: do not register the request's PersistentVolumes.
     #[arg(long)]
     pub skip_pv_registration: bool,
-    /// Install the Kubernetes cluster with kubeadm first (single master; workers join in
-    /// parallel); without it the cluster must already run.
+    /// Install the Kubernetes cluster first (one master, or several behind the VIP with
+    /// HAProxy + keepalived; workers join in parallel); without it the cluster must
+    /// already run. heal of nodes and scale always install what is missing.
     #[arg(long)]
     pub install_cluster: bool,
+    /// Cluster installer (also where the admin kubeconfig is read on a master).
+    #[arg(long, value_enum, default_value_t = RuntimeArg::Kubeadm)]
+    pub runtime: RuntimeArg,
     /// Kubernetes minor release of the pkgs.k8s.io repository, used only on nodes where
     /// kubeadm, kubelet or kubectl is missing.
     #[arg(long, default_value = "v1.31")]
@@ -259,9 +337,12 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// For `plan heal`: the phase to plan (start or end).
+    /// For `plan heal` / `plan scale`: the phase to plan (start or end).
     #[arg(long, value_enum)]
     pub phase: Option<HealPhaseArg>,
+    /// For `plan heal` / `plan scale`: nodes healed or removed (repeatable).
+    #[arg(long, value_name = "NODE")]
+    pub target: Vec<String>,
 }
 
 /// `vnf-mgmt instantiate`.
@@ -293,6 +374,15 @@ pub struct InstantiateArgs {
     /// Connect / handshake timeout, seconds.
     #[arg(long, default_value_t = 20)]
     pub connect_timeout: u64,
+    /// After an instantiate with --install-cluster: write a kubeconfig for the exported
+    /// access (ServiceAccount token) to this file, mode 0600.
+    #[arg(long)]
+    pub kubeconfig_out: Option<PathBuf>,
+    /// After an instantiate with --install-cluster: write the VIM registration data
+    /// (Tacker's Kubernetes vim_connection_info: endpoint, bearer token, CA) as JSON to
+    /// this file, mode 0600.
+    #[arg(long)]
+    pub vim_info_out: Option<PathBuf>,
     /// Also write the plan being executed (JSON) to this file.
     #[arg(long)]
     pub plan_out: Option<PathBuf>,

@@ -9,7 +9,8 @@ mod render;
 
 use args::{
     Cli, Command, DiscoverArgs, Format, HealArgs, HealPhaseArg, HotArgs, InstantiateArgs,
-    OperationInput, PackArgs, PlanArgs, PlanOperation, ValidateArgs,
+    OperationInput, PackArgs, PlanArgs, PlanOperation, RuntimeArg, ScaleArgs, StartEnd,
+    TerminateArgs, ValidateArgs,
 };
 use clap::Parser;
 use std::io::Write;
@@ -25,6 +26,8 @@ fn main() -> ExitCode {
         Command::Plan(a) => plan(a),
         Command::Instantiate(a) => instantiate(a),
         Command::Heal(a) => heal(a),
+        Command::Scale(a) => scale(a),
+        Command::Terminate(a) => terminate(a),
         Command::Discover(a) => discover(a),
     };
     match result {
@@ -151,9 +154,23 @@ fn plan_input(i: &OperationInput) -> mgmt_driver::driver::PlanInput<'_> {
             register_pvs: !i.skip_pv_registration,
             install_cluster: i.install_cluster,
             k8s_minor: i.k8s_minor.clone(),
+            runtime: match i.runtime {
+                RuntimeArg::Kubeadm => mgmt_driver::cluster::ClusterRuntime::Kubeadm,
+                RuntimeArg::K3s => mgmt_driver::cluster::ClusterRuntime::K3s,
+            },
             ..Default::default()
         },
     }
+}
+
+/// [`plan_input`] with heal/scale targets.
+fn plan_input_targets<'a>(
+    i: &'a OperationInput,
+    targets: &[String],
+) -> mgmt_driver::driver::PlanInput<'a> {
+    let mut input = plan_input(i);
+    input.options.targets = targets.to_vec();
+    input
 }
 
 /// The topology source of an operation: the inventory, or OpenStack with --stack.
@@ -264,28 +281,28 @@ fn driver_failure(e: mgmt_driver::driver::DriverError) -> anyhow::Result<ExitCod
 }
 
 fn plan(a: PlanArgs) -> anyhow::Result<ExitCode> {
-    use mgmt_driver::driver::{HealPhase, plan_heal_from, plan_instantiate_from};
-    let input = plan_input(&a.input);
+    use mgmt_driver::plan::Operation as Op;
+    let input = plan_input_targets(&a.input, &a.target);
     let src = topology_source(&a.input);
-    let result = match (a.operation, a.phase) {
-        (PlanOperation::Instantiate, None) => plan_instantiate_from(&input, &src),
-        (PlanOperation::Heal, Some(HealPhaseArg::Start)) => {
-            plan_heal_from(&input, HealPhase::Start, &src)
-        }
-        (PlanOperation::Heal, Some(HealPhaseArg::End)) => {
-            plan_heal_from(&input, HealPhase::End, &src)
-        }
-        (PlanOperation::Instantiate, Some(_)) => {
-            eprintln!("vnf-mgmt: --phase is for plan heal only");
+    let op = match (a.operation, a.phase) {
+        (PlanOperation::Instantiate, None) => Op::Instantiate,
+        (PlanOperation::Terminate, None) => Op::TerminateStart,
+        (PlanOperation::Heal, Some(HealPhaseArg::Start)) => Op::HealStart,
+        (PlanOperation::Heal, Some(HealPhaseArg::End)) => Op::HealEnd,
+        (PlanOperation::Scale, Some(HealPhaseArg::Start)) => Op::ScaleStart,
+        (PlanOperation::Scale, Some(HealPhaseArg::End)) => Op::ScaleEnd,
+        (PlanOperation::Instantiate | PlanOperation::Terminate, Some(_)) => {
+            eprintln!("vnf-mgmt: --phase is for plan heal and plan scale only");
             return Ok(ExitCode::from(exit::USAGE_OR_IO));
         }
-        (PlanOperation::Heal, None | Some(HealPhaseArg::All)) => {
+        (PlanOperation::Heal | PlanOperation::Scale, None | Some(HealPhaseArg::All)) => {
             eprintln!(
-                "vnf-mgmt: plan heal needs --phase start or --phase end (the VM rebuild between them is not a plan step)"
+                "vnf-mgmt: plan heal/scale needs --phase start or --phase end (the VM changes between them are not plan steps)"
             );
             return Ok(ExitCode::from(exit::USAGE_OR_IO));
         }
     };
+    let result = mgmt_driver::driver::plan_operation_from(&input, op, &src);
     let planned = match result {
         Ok((_, p)) => p,
         Err(e) => return driver_failure(e),
@@ -332,11 +349,18 @@ fn instantiate(a: InstantiateArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn heal(a: HealArgs) -> anyhow::Result<ExitCode> {
-    use mgmt_driver::driver::{HealPhase, plan_heal_from};
-    let phase = match a.phase {
-        HealPhaseArg::Start => HealPhase::Start,
-        HealPhaseArg::End => HealPhase::End,
-        HealPhaseArg::All => return heal_all(&a),
+    use mgmt_driver::plan::Operation as Op;
+    let storage = a.targets.iter().all(|t| t == "storage_server");
+    let op = match a.phase {
+        HealPhaseArg::Start => Op::HealStart,
+        HealPhaseArg::End => Op::HealEnd,
+        HealPhaseArg::All if storage => return heal_all(&a),
+        HealPhaseArg::All => {
+            eprintln!(
+                "vnf-mgmt: heal --phase all rebuilds only the storage server; for masters and workers run --phase start, have the orchestrator rebuild the VMs (update the inventory), then --phase end"
+            );
+            return Ok(ExitCode::from(exit::USAGE_OR_IO));
+        }
     };
     if a.replace_volume {
         eprintln!(
@@ -344,9 +368,89 @@ fn heal(a: HealArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(exit::USAGE_OR_IO));
     }
-    let planned = match plan_heal_from(
-        &plan_input(&a.run.input),
-        phase,
+    let planned = match mgmt_driver::driver::plan_operation_from(
+        &plan_input_targets(&a.run.input, &a.targets),
+        op,
+        &topology_source(&a.run.input),
+    ) {
+        Ok((_, p)) => p,
+        Err(e) => return driver_failure(e),
+    };
+    run_planned(&a.run, &planned)
+}
+
+fn scale(a: ScaleArgs) -> anyhow::Result<ExitCode> {
+    use mgmt_driver::plan::Operation as Op;
+    let usage = |m: &str| -> anyhow::Result<ExitCode> {
+        eprintln!("vnf-mgmt: {m}");
+        Ok(ExitCode::from(exit::USAGE_OR_IO))
+    };
+    if a.run.input.stack.is_some() {
+        return usage(
+            "scale drives the hooks around the orchestrator's change; run it with --inventory (before: the current nodes, after: the nodes after the change)",
+        );
+    }
+    let op = match (a.phase, a.scale_in) {
+        (StartEnd::Start, true) => {
+            if a.remove.is_empty() {
+                return usage(
+                    "scale --in --phase start needs --remove NODE... (the workers that go)",
+                );
+            }
+            if let Some(n) = a.steps
+                && n as usize != a.remove.len()
+            {
+                return usage(&format!(
+                    "--steps {n} but {} node(s) in --remove",
+                    a.remove.len()
+                ));
+            }
+            Op::ScaleStart
+        }
+        (StartEnd::Start, false) => Op::ScaleStart,
+        (StartEnd::End, _) => Op::ScaleEnd,
+    };
+    if !a.remove.is_empty() && (a.out || a.phase == StartEnd::End) {
+        return usage("--remove is for scale --in --phase start");
+    }
+    let input = plan_input_targets(&a.run.input, &a.remove);
+    let planned = match mgmt_driver::driver::plan_operation_from(
+        &input,
+        op,
+        &topology_source(&a.run.input),
+    ) {
+        Ok((_, p)) => p,
+        Err(e) => return driver_failure(e),
+    };
+    if !a.run.quiet {
+        eprintln!(
+            "vnf-mgmt: scale {} of aspect {}: {}",
+            if a.scale_in { "in" } else { "out" },
+            a.aspect,
+            op.as_str()
+        );
+    }
+    run_planned(&a.run, &planned)
+}
+
+fn terminate(a: TerminateArgs) -> anyhow::Result<ExitCode> {
+    if a.phase == StartEnd::End {
+        // Nothing runs on the hosts: the VMs go with the stack. The orchestrator drops
+        // the VIM it registered at instantiate.
+        let account = mgmt_driver::cluster::access_account(&a.run.input.vnf_instance_id);
+        let data = serde_json::json!({
+            "operation": "terminate_end",
+            "vnf_instance_id": a.run.input.vnf_instance_id,
+            "deregister_vim": {"vim_type": "kubernetes", "service_account": format!("kube-system/{account}")},
+        });
+        println!("{}", serde_json::to_string_pretty(&data)?);
+        return Ok(exit::SUCCESS);
+    }
+    let mut input = plan_input(&a.run.input);
+    input.options.drain_on_terminate = a.drain;
+    let planned = match mgmt_driver::driver::plan_operation_from(
+        &input,
+        mgmt_driver::plan::Operation::TerminateStart,
         &topology_source(&a.run.input),
     ) {
         Ok((_, p)) => p,

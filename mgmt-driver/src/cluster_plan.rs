@@ -1,0 +1,891 @@
+//! The Kubernetes cluster part of the plans: install (kubeadm or k3s, one master or an
+//! HA control plane behind a keepalived/HAProxy VIP), scale, heal of workers and
+//! masters, terminate. Pure functions from a topology and the request to plan steps;
+//! the names and arguments of every remote script are fixed here.
+//!
+//! Phases of the install (each phase finishes on every host before the next starts;
+//! hosts of one phase run in parallel, bounded by the executor):
+//!
+//! 1. every master and worker prepared (`k8s_node.sh`: node name, `/etc/hosts` block,
+//!    swap, modules, runtime and packages only when missing);
+//! 2. more than one master: HAProxy + keepalived on every master (`k8s_lb.sh`), VIP with
+//!    the real subnet prefix, a per-instance VRRP router id and password;
+//! 3. the first master initialises the cluster (skipped when it already runs one);
+//!    rebuilt nodes (heal) have their stale Node deleted and their state reset;
+//! 4. the join information captured on the first master (token, CA hash, certificate
+//!    key; k3s: the server token) into the run's secret store;
+//! 5. each further master joins as a control plane, one per phase (etcd adds members one
+//!    at a time);
+//! 6. all workers join at once;
+//! 7. all Nodes Ready in the API; the orchestrator's access exported.
+
+use crate::cluster::{API_PORT, ClusterRuntime, LB_FRONTEND_PORT};
+use crate::plan::{Action, NamedSecret, Operation, Plan, Step};
+use crate::planner::{
+    Builder, PlanError, PlanOptions, Planned, codes, err, install_params, master_login,
+    worker_login,
+};
+use crate::secret::{Secret, Secrets};
+use crate::topology::{ClusterVip, Node, Role, Topology};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use vnf_package::request::{InstantiateVnfRequest, K8sClusterInstallationParam};
+
+/// Secret names of the join information, by `key=value` key.
+const KUBEADM_JOIN: [(&str, &str); 2] = [
+    ("token", "cluster.join_token"),
+    ("ca_cert_hash", "cluster.ca_cert_hash"),
+];
+const CERT_KEY: (&str, &str) = ("certificate_key", "cluster.certificate_key");
+const K3S_TOKEN: (&str, &str) = ("token", "cluster.k3s_token");
+const VRRP: (&str, &str) = ("vrrp_password", "cluster.vrrp_password");
+
+fn named(pairs: &[(&str, &str)]) -> Vec<NamedSecret> {
+    pairs
+        .iter()
+        .map(|(k, s)| NamedSecret {
+            key: (*k).into(),
+            secret: (*s).into(),
+        })
+        .collect()
+}
+
+fn host_port(ip: IpAddr, port: u16) -> String {
+    match ip {
+        IpAddr::V4(a) => format!("{a}:{port}"),
+        IpAddr::V6(a) => format!("[{a}]:{port}"),
+    }
+}
+
+/// The kubeconfig path on a master and the API URL (overriding the kubeconfig's server)
+/// for the Kubernetes steps: the topology's cluster endpoint, else with more than one
+/// master the VIP's HAProxy frontend, else for k3s the first server (its kubeconfig
+/// names 127.0.0.1).
+pub(crate) fn api_access(topology: &Topology, opts: &PlanOptions) -> (String, Option<String>) {
+    let kubeconfig = opts.runtime.admin_kubeconfig().to_string();
+    let masters: Vec<&Node> = topology.with_role(Role::Master).collect();
+    let endpoint = topology.cluster_endpoint.clone().or_else(|| {
+        if masters.len() > 1 {
+            topology
+                .cluster_vip
+                .map(|v| format!("https://{}", host_port(v.address, LB_FRONTEND_PORT)))
+        } else if opts.runtime == ClusterRuntime::K3s {
+            masters
+                .first()
+                .and_then(|m| m.service_address())
+                .map(|ip| format!("https://{}", host_port(ip, API_PORT)))
+        } else {
+            None
+        }
+    });
+    (kubeconfig, endpoint)
+}
+
+/// What a heal or scale names.
+pub(crate) enum Targets<'t> {
+    /// The storage server (or nothing named: the storage heal of earlier releases).
+    Storage,
+    /// Masters and workers.
+    Nodes(Vec<&'t Node>),
+}
+
+/// Resolves [`PlanOptions::targets`]: topology node names, resource ids (VNFC / server
+/// ids) or Kubernetes node names; `storage_server` or the storage node alone means the
+/// storage server.
+pub(crate) fn targets<'t>(
+    topology: &'t Topology,
+    opts: &PlanOptions,
+) -> Result<Targets<'t>, PlanError> {
+    if opts.targets.is_empty() {
+        return Ok(Targets::Storage);
+    }
+    let names = crate::cluster::node_names(topology);
+    let mut nodes: Vec<&Node> = Vec::new();
+    let mut storage = 0;
+    for t in &opts.targets {
+        if t == "storage_server" {
+            storage += 1;
+            continue;
+        }
+        let found = topology.nodes.iter().find(|n| {
+            n.name == *t
+                || n.resource_id.as_deref() == Some(t.as_str())
+                || names.get(&n.name).is_some_and(|k| k == t)
+        });
+        match found {
+            Some(n) if n.role == Role::Storage => storage += 1,
+            Some(n) => {
+                if !nodes.iter().any(|m| m.name == n.name) {
+                    nodes.push(n);
+                }
+            }
+            None => {
+                return Err(err(
+                    codes::UNKNOWN_TARGET,
+                    format!(
+                        "{t} is not a node of the topology (known: {})",
+                        topology
+                            .nodes
+                            .iter()
+                            .map(|n| n.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    match (storage, nodes.is_empty()) {
+        (_, true) => Ok(Targets::Storage),
+        (0, false) => Ok(Targets::Nodes(nodes)),
+        _ => Err(err(
+            codes::MIXED_TARGETS,
+            "heal the storage server on its own, not together with cluster nodes".into(),
+        )),
+    }
+}
+
+/// Refuses heals the cluster cannot survive: a master of a single-master cluster (its
+/// etcd and API go with it: respawn the VNF instead), or every master at once.
+pub(crate) fn check_heal(topology: &Topology, healed: &[&Node]) -> Result<(), PlanError> {
+    let masters: Vec<&Node> = topology.with_role(Role::Master).collect();
+    let healed_masters = healed.iter().filter(|n| n.role == Role::Master).count();
+    if healed_masters == 0 {
+        return Ok(());
+    }
+    if masters.len() == 1 {
+        return Err(err(
+            codes::SINGLE_MASTER_HEAL,
+            format!(
+                "{} is the only master: healing it would lose the cluster's etcd; heal the entire VNF (respawn) instead",
+                masters[0].name
+            ),
+        ));
+    }
+    if healed_masters >= masters.len() {
+        return Err(err(
+            codes::NO_SURVIVING_MASTER,
+            "every master is to be healed at once: at least one must keep the cluster; heal them one after another, or the entire VNF".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The cluster seen by the install: masters, workers, names, endpoint.
+struct Cluster<'t> {
+    masters: Vec<&'t Node>,
+    workers: Vec<&'t Node>,
+    names: BTreeMap<String, String>,
+    vip: Option<ClusterVip>,
+    /// `host:port` nodes join through (VIP:16443, or the first master's API).
+    endpoint: String,
+    runtime: ClusterRuntime,
+}
+
+impl<'t> Cluster<'t> {
+    fn new(topology: &'t Topology, opts: &PlanOptions) -> Result<Self, PlanError> {
+        let masters: Vec<&Node> = topology.with_role(Role::Master).collect();
+        let workers: Vec<&Node> = topology.with_role(Role::Worker).collect();
+        if masters.is_empty() {
+            return Err(err(
+                codes::NO_MASTER,
+                "the cluster install needs at least one master in the topology".into(),
+            ));
+        }
+        for n in masters.iter().chain(&workers) {
+            address(n)?;
+        }
+        let names = crate::cluster::node_names(topology);
+        let vip = if masters.len() > 1 {
+            Some(topology.cluster_vip.ok_or_else(|| {
+                err(
+                    codes::NO_CLUSTER_VIP,
+                    format!(
+                        "{} masters need the control-plane VIP with its subnet prefix: cluster_vip in the inventory (e.g. 10.10.0.100/24), or the cluster_cp_name port with its subnet in OpenStack",
+                        masters.len()
+                    ),
+                )
+            })?)
+        } else {
+            None
+        };
+        let endpoint = match vip {
+            Some(v) => host_port(v.address, LB_FRONTEND_PORT),
+            None => match &topology.cluster_endpoint {
+                Some(e) if opts.runtime == ClusterRuntime::Kubeadm => e
+                    .trim_start_matches("https://")
+                    .trim_end_matches('/')
+                    .to_string(),
+                _ => host_port(address(masters[0])?, API_PORT),
+            },
+        };
+        Ok(Cluster {
+            masters,
+            workers,
+            names,
+            vip,
+            endpoint,
+            runtime: opts.runtime,
+        })
+    }
+
+    fn name(&self, n: &Node) -> String {
+        self.names.get(&n.name).cloned().unwrap_or_default()
+    }
+
+    fn nodes(&self) -> impl Iterator<Item = &&'t Node> {
+        self.masters.iter().chain(&self.workers)
+    }
+}
+
+fn address(n: &Node) -> Result<IpAddr, PlanError> {
+    n.service_address().ok_or_else(|| {
+        err(
+            codes::NO_NODE_ADDRESS,
+            format!(
+                "node {} has no cluster address (no nic and the SSH host {} is not an IP address)",
+                n.name, n.ssh.host
+            ),
+        )
+    })
+}
+
+fn check_minor(opts: &PlanOptions) -> Result<(), PlanError> {
+    let ok = opts
+        .k8s_minor
+        .strip_prefix('v')
+        .and_then(|r| r.split_once('.'))
+        .is_some_and(|(a, b)| {
+            !a.is_empty()
+                && !b.is_empty()
+                && a.len() <= 3
+                && b.len() <= 3
+                && a.bytes().chain(b.bytes()).all(|c| c.is_ascii_digit())
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(err(
+            codes::BAD_K8S_MINOR,
+            format!(
+                "Kubernetes minor release {:?} is not of the form v1.31",
+                opts.k8s_minor
+            ),
+        ))
+    }
+}
+
+fn login_of<'p>(params: &'p K8sClusterInstallationParam, n: &Node) -> crate::planner::Login<'p> {
+    if n.role == Role::Master {
+        master_login(params)
+    } else {
+        worker_login(params)
+    }
+}
+
+/// `k8s_lb.sh` on `master` with `backends` (every master the VIP forwards to).
+fn lb_step(
+    b: &mut Builder<'_>,
+    c: &Cluster<'_>,
+    master: &Node,
+    backends: &[&Node],
+    phase: u32,
+    instance: &str,
+) -> Result<(), PlanError> {
+    let Some(vip) = c.vip else { return Ok(()) };
+    let index = c
+        .masters
+        .iter()
+        .position(|m| m.name == master.name)
+        .unwrap_or(0);
+    let mut args = vec![
+        vip.address.to_string(),
+        vip.prefix_len.to_string(),
+        LB_FRONTEND_PORT.to_string(),
+        // The first master is preferred; each further one a step lower.
+        (150 - index.min(100)).to_string(),
+        crate::cluster::vrrp_router_id(instance).to_string(),
+        address(master)?.to_string(),
+    ];
+    for m in backends {
+        args.push(format!(
+            "{}={}",
+            c.name(m),
+            host_port(address(m)?, API_PORT)
+        ));
+    }
+    b.secrets.insert(
+        VRRP.1.to_string(),
+        Secret::new(crate::cluster::vrrp_password(instance)),
+    );
+    b.script_in(
+        phase,
+        master,
+        "k8s-lb".into(),
+        "k8s_lb.sh",
+        args,
+        named(&[VRRP]),
+        vec![],
+        format!(
+            "HAProxy :{LB_FRONTEND_PORT} to {} API server(s), keepalived holding {vip}",
+            backends.len()
+        ),
+    );
+    Ok(())
+}
+
+/// Plans the cluster install into `b` (see the module docs). `healed` are rebuilt nodes
+/// of a heal. Returns the first phase after it (for the PersistentVolumes).
+pub(crate) fn install(
+    b: &mut Builder<'_>,
+    topology: &Topology,
+    params: &K8sClusterInstallationParam,
+    healed: &[&Node],
+    instance: &str,
+) -> Result<u32, PlanError> {
+    if b.opts.runtime == ClusterRuntime::Kubeadm {
+        check_minor(b.opts)?;
+    }
+    let c = Cluster::new(topology, b.opts)?;
+    let is_healed = |n: &Node| healed.iter().any(|h| h.name == n.name);
+    let k3s = c.runtime == ClusterRuntime::K3s;
+    let hosts = crate::cluster::hosts_entries(topology, &c.names);
+
+    // 1: node preparation everywhere.
+    for node in c.nodes() {
+        b.add_host(node, &login_of(params, node))?;
+        let mut scripts = vec!["lib.sh", "k8s_node.sh", "k8s_reset.sh"];
+        match (k3s, node.role) {
+            (false, Role::Master) => {
+                scripts.extend(["k8s_init.sh", "k8s_join_info.sh", "k8s_join.sh"]);
+                if c.vip.is_some() {
+                    scripts.extend(["k8s_lb.sh", "k8s_etcd.sh"]);
+                }
+            }
+            (false, _) => scripts.push("k8s_join.sh"),
+            (true, Role::Master) => {
+                scripts.extend(["k3s_server.sh", "k3s_join_info.sh"]);
+                if c.vip.is_some() {
+                    scripts.push("k8s_lb.sh");
+                }
+            }
+            (true, _) => scripts.push("k3s_agent.sh"),
+        }
+        b.uploads(node, &scripts, 1);
+        let mut args = vec![
+            c.name(node),
+            if k3s {
+                "k3s".to_string()
+            } else {
+                b.opts.k8s_minor.clone()
+            },
+        ];
+        args.extend(hosts.iter().cloned());
+        b.script(
+            node,
+            "k8s-node".into(),
+            "k8s_node.sh",
+            args,
+            format!(
+                "prepare Kubernetes node {} (hostname, /etc/hosts, swap, modules{})",
+                c.name(node),
+                if k3s { "" } else { ", runtime, kubeadm" }
+            ),
+        );
+    }
+    let mut phase = 2;
+
+    // 2: the VIP in front of every master.
+    if c.vip.is_some() {
+        for m in &c.masters {
+            lb_step(b, &c, m, &c.masters, phase, instance)?;
+        }
+        phase += 1;
+    }
+
+    // 3: the first master (not being rebuilt) initialises, or keeps, the cluster.
+    let first = *c.masters.iter().find(|m| !is_healed(m)).ok_or_else(|| {
+        err(
+            codes::NO_SURVIVING_MASTER,
+            "no master outside the healed nodes to keep the cluster".into(),
+        )
+    })?;
+    let first_ip = address(first)?;
+    let pod_cidr = params
+        .master_node
+        .pod_cidr
+        .clone()
+        .unwrap_or_else(|| "192.168.0.0/16".into());
+    let svc_cidr = params
+        .master_node
+        .cluster_cidr
+        .clone()
+        .unwrap_or_else(|| "10.96.0.0/12".into());
+    if k3s {
+        let mut args = vec![
+            c.name(first),
+            first_ip.to_string(),
+            "init".into(),
+            "-".into(),
+        ];
+        if let Some(v) = c.vip {
+            args.push(v.address.to_string());
+        }
+        b.script_in(
+            phase,
+            first,
+            "k3s-server".into(),
+            "k3s_server.sh",
+            args,
+            vec![],
+            vec![],
+            format!(
+                "k3s server --cluster-init on {} (embedded etcd; kept when it runs)",
+                c.name(first)
+            ),
+        );
+    } else {
+        b.script_in(
+            phase,
+            first,
+            "k8s-init".into(),
+            "k8s_init.sh",
+            vec![
+                c.name(first),
+                first_ip.to_string(),
+                c.endpoint.clone(),
+                pod_cidr,
+                svc_cidr,
+            ],
+            vec![],
+            vec![],
+            format!(
+                "kubeadm init on {} (endpoint {})",
+                c.name(first),
+                c.endpoint
+            ),
+        );
+    }
+    let (kubeconfig, api) = api_access(topology, b.opts);
+    let api = api.or_else(|| Some(format!("https://{}", c.endpoint)));
+    if !healed.is_empty() {
+        b.steps.push(Step {
+            id: format!("{}/delete-healed-nodes", first.name),
+            phase,
+            host: first.name.clone(),
+            action: Action::KubeDeleteNodes {
+                kubeconfig: kubeconfig.clone(),
+                endpoint: api.clone(),
+                nodes: healed.iter().map(|n| c.name(n)).collect(),
+            },
+            reason: "the rebuilt nodes' old Node objects go before they join again".into(),
+            timeout_secs: b.opts.kube_timeout_secs,
+        });
+        for n in healed {
+            b.script_in(
+                phase,
+                n,
+                "k8s-reset".into(),
+                "k8s_reset.sh",
+                vec![c.runtime.as_str().into()],
+                vec![],
+                vec![],
+                format!(
+                    "clear {} state left on {} before it joins again",
+                    c.runtime.as_str(),
+                    c.name(n)
+                ),
+            );
+        }
+    }
+    phase += 1;
+
+    // 4: join information, captured as secrets.
+    let join: Vec<(&str, &str)> = if k3s {
+        vec![K3S_TOKEN]
+    } else if c.masters.len() > 1 {
+        vec![KUBEADM_JOIN[0], KUBEADM_JOIN[1], CERT_KEY]
+    } else {
+        KUBEADM_JOIN.to_vec()
+    };
+    if k3s {
+        b.script_in(
+            phase,
+            first,
+            "k3s-join-info".into(),
+            "k3s_join_info.sh",
+            vec![],
+            vec![],
+            named(&join),
+            "the k3s server token for the joins (captured as a secret)".into(),
+        );
+    } else {
+        b.script_in(
+            phase,
+            first,
+            "k8s-join-info".into(),
+            "k8s_join_info.sh",
+            if c.masters.len() > 1 {
+                vec!["--certificate-key".into()]
+            } else {
+                vec![]
+            },
+            vec![],
+            named(&join),
+            if c.masters.len() > 1 {
+                "bootstrap token, CA hash and a fresh certificate key for the joins (captured as secrets)".into()
+            } else {
+                "bootstrap token and CA hash for the joins (captured as secrets)".into()
+            },
+        );
+    }
+    phase += 1;
+
+    // 5: further masters, one per phase.
+    let server_url = format!("https://{}", c.endpoint);
+    for m in c.masters.iter().filter(|m| m.name != first.name) {
+        let ip = address(m)?.to_string();
+        if k3s {
+            let mut args = vec![c.name(m), ip, "join".into(), server_url.clone()];
+            if let Some(v) = c.vip {
+                args.push(v.address.to_string());
+            }
+            b.script_in(
+                phase,
+                m,
+                "k3s-server".into(),
+                "k3s_server.sh",
+                args,
+                named(&join),
+                vec![],
+                format!(
+                    "{} joins as a k3s server through {server_url} (token on stdin)",
+                    c.name(m)
+                ),
+            );
+        } else {
+            b.script_in(
+                phase,
+                m,
+                "k8s-join".into(),
+                "k8s_join.sh",
+                vec![c.name(m), c.endpoint.clone(), "control-plane".into(), ip],
+                named(&join),
+                vec![],
+                format!(
+                    "{} joins as a control plane (token and certificate key on stdin)",
+                    c.name(m)
+                ),
+            );
+        }
+        phase += 1;
+    }
+
+    // 6: workers, all at once.
+    if !c.workers.is_empty() {
+        for w in &c.workers {
+            let ip = address(w)?.to_string();
+            if k3s {
+                b.script_in(
+                    phase,
+                    w,
+                    "k3s-agent".into(),
+                    "k3s_agent.sh",
+                    vec![c.name(w), ip, server_url.clone()],
+                    named(&join),
+                    vec![],
+                    format!("{} joins as a k3s agent (token on stdin)", c.name(w)),
+                );
+            } else {
+                b.script_in(
+                    phase,
+                    w,
+                    "k8s-join".into(),
+                    "k8s_join.sh",
+                    vec![c.name(w), c.endpoint.clone()],
+                    named(&join[..2]),
+                    vec![],
+                    format!("{} joins as a worker (token on stdin)", c.name(w)),
+                );
+            }
+        }
+        phase += 1;
+    }
+
+    // 7: everything Ready; access for the orchestrator.
+    let all: Vec<String> = c.nodes().map(|n| c.name(n)).collect();
+    b.steps.push(Step {
+        id: format!("{}/nodes-ready", first.name),
+        phase,
+        host: first.name.clone(),
+        action: Action::KubeWaitNodesReady {
+            kubeconfig: kubeconfig.clone(),
+            endpoint: api.clone(),
+            nodes: all.clone(),
+        },
+        reason: format!("all {} nodes Ready", all.len()),
+        timeout_secs: b.opts.kube_timeout_secs,
+    });
+    if b.opts.export_access {
+        let account = crate::cluster::access_account(instance);
+        b.steps.push(Step {
+            id: format!("{}/export-access", first.name),
+            phase,
+            host: first.name.clone(),
+            action: Action::KubeExportAccess {
+                kubeconfig,
+                endpoint: api,
+                namespace: "kube-system".into(),
+                service_account: account.clone(),
+            },
+            reason: format!(
+                "orchestrator access: ServiceAccount kube-system/{account} with a token (kubeconfig and VIM data)"
+            ),
+            timeout_secs: b.opts.kube_timeout_secs,
+        });
+    }
+    Ok(phase + 1)
+}
+
+fn new_builder(opts: &PlanOptions) -> Builder<'_> {
+    Builder {
+        hosts: Vec::new(),
+        steps: Vec::new(),
+        secrets: Secrets::new(),
+        opts,
+    }
+}
+
+fn finish(b: Builder<'_>, topology: &Topology, operation: Operation, instance: &str) -> Planned {
+    let mut steps = b.steps;
+    steps.sort_by_key(|s| s.phase);
+    Planned {
+        plan: Plan {
+            format_version: crate::plan::FORMAT_VERSION,
+            operation,
+            vnf_instance_id: instance.to_string(),
+            inventory_fingerprint: topology.fingerprint(),
+            hosts: b.hosts,
+            steps,
+        },
+        secrets: b.secrets,
+    }
+}
+
+/// The master Kubernetes steps run from: the first one not in `excluded`.
+fn survivor<'t>(topology: &'t Topology, excluded: &[&Node]) -> Result<&'t Node, PlanError> {
+    topology
+        .with_role(Role::Master)
+        .find(|m| !excluded.iter().any(|e| e.name == m.name))
+        .ok_or_else(|| {
+            err(
+                codes::NO_SURVIVING_MASTER,
+                "no master outside the targeted nodes to reach the cluster from".into(),
+            )
+        })
+}
+
+/// `heal_start` of cluster nodes (see [`crate::planner::heal_start`]).
+pub(crate) fn heal_start(
+    topology: &Topology,
+    request: &InstantiateVnfRequest,
+    instance: &str,
+    opts: &PlanOptions,
+    healed: &[&Node],
+) -> Result<Planned, PlanError> {
+    crate::planner::check_instance_id(instance)?;
+    let params = install_params(request)?;
+    check_heal(topology, healed)?;
+    let mut b = new_builder(opts);
+    let c = Cluster::new(topology, opts)?;
+    let first = survivor(topology, healed)?;
+    let (kubeconfig, api) = api_access(topology, opts);
+    let api = api.or_else(|| Some(format!("https://{}", c.endpoint)));
+    b.add_host(first, &master_login(params))?;
+    let healed_masters: Vec<&Node> = healed
+        .iter()
+        .copied()
+        .filter(|n| n.role == Role::Master)
+        .collect();
+    let kubeadm = opts.runtime == ClusterRuntime::Kubeadm;
+    if !healed_masters.is_empty() && kubeadm {
+        b.uploads(first, &["lib.sh", "k8s_etcd.sh"], 1);
+        b.script_in(
+            1,
+            first,
+            "etcd-snapshot".into(),
+            "k8s_etcd.sh",
+            vec![
+                "snapshot".into(),
+                format!("/var/lib/vnf-mgmt/etcd-snapshots/{instance}-before-heal.db"),
+            ],
+            vec![],
+            vec![],
+            format!(
+                "etcd snapshot on {} before {} leaves the cluster (kept off the healed node)",
+                first.name,
+                healed_masters
+                    .iter()
+                    .map(|m| c.name(m))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+    }
+    b.steps.push(Step {
+        id: format!("{}/drain", first.name),
+        phase: 1,
+        host: first.name.clone(),
+        action: Action::KubeDrainNodes {
+            kubeconfig,
+            endpoint: api,
+            nodes: healed.iter().map(|n| c.name(n)).collect(),
+            delete_nodes: true,
+        },
+        reason: format!(
+            "drain (PodDisruptionBudgets respected, DaemonSets left) and delete {}",
+            healed
+                .iter()
+                .map(|n| c.name(n))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        timeout_secs: opts.kube_timeout_secs,
+    });
+    if kubeadm {
+        for m in &healed_masters {
+            b.script_in(
+                1,
+                first,
+                format!("etcd-member-remove/{}", c.name(m)),
+                "k8s_etcd.sh",
+                vec!["member-remove".into(), c.name(m)],
+                vec![],
+                vec![],
+                format!("remove etcd member {} (exact name)", c.name(m)),
+            );
+        }
+    }
+    // HAProxy on every surviving master forwards to the survivors only.
+    if !healed_masters.is_empty() && c.vip.is_some() {
+        let survivors: Vec<&Node> = c
+            .masters
+            .iter()
+            .copied()
+            .filter(|m| !healed_masters.iter().any(|h| h.name == m.name))
+            .collect();
+        for m in &survivors {
+            b.add_host(m, &master_login(params))?;
+            b.uploads(m, &["lib.sh", "k8s_lb.sh"], 2);
+            lb_step(&mut b, &c, m, &survivors, 2, instance)?;
+        }
+    }
+    Ok(finish(b, topology, Operation::HealStart, instance))
+}
+
+/// `scale_start` (see [`crate::planner::scale_start`]).
+pub(crate) fn scale_start(
+    topology: &Topology,
+    request: &InstantiateVnfRequest,
+    instance: &str,
+    opts: &PlanOptions,
+) -> Result<Planned, PlanError> {
+    crate::planner::check_instance_id(instance)?;
+    let params = install_params(request)?;
+    let mut b = new_builder(opts);
+    let removed = match targets(topology, opts)? {
+        Targets::Nodes(n) => n,
+        Targets::Storage if opts.targets.is_empty() => Vec::new(),
+        Targets::Storage => {
+            return Err(err(
+                codes::SCALE_IN_NOT_WORKER,
+                "scale-in removes workers, not the storage server".into(),
+            ));
+        }
+    };
+    if let Some(m) = removed.iter().find(|n| n.role != Role::Worker) {
+        return Err(err(
+            codes::SCALE_IN_NOT_WORKER,
+            format!(
+                "scale-in removes workers; {} is a {}",
+                m.name,
+                m.role.as_str()
+            ),
+        ));
+    }
+    if !removed.is_empty() {
+        let c = Cluster::new(topology, opts)?;
+        let first = survivor(topology, &[])?;
+        let (kubeconfig, api) = api_access(topology, opts);
+        let api = api.or_else(|| Some(format!("https://{}", c.endpoint)));
+        b.add_host(first, &master_login(params))?;
+        b.steps.push(Step {
+            id: format!("{}/drain", first.name),
+            phase: 1,
+            host: first.name.clone(),
+            action: Action::KubeDrainNodes {
+                kubeconfig,
+                endpoint: api,
+                nodes: removed.iter().map(|n| c.name(n)).collect(),
+                delete_nodes: true,
+            },
+            reason: format!(
+                "scale-in: drain (PodDisruptionBudgets respected) and delete {}",
+                removed
+                    .iter()
+                    .map(|n| c.name(n))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            timeout_secs: opts.kube_timeout_secs,
+        });
+    }
+    Ok(finish(b, topology, Operation::ScaleStart, instance))
+}
+
+/// `terminate_start` (see [`crate::planner::terminate_start`]).
+pub(crate) fn terminate_start(
+    topology: &Topology,
+    request: &InstantiateVnfRequest,
+    instance: &str,
+    opts: &PlanOptions,
+) -> Result<Planned, PlanError> {
+    crate::planner::check_instance_id(instance)?;
+    let params = install_params(request)?;
+    let mut b = new_builder(opts);
+    let c = Cluster::new(topology, opts)?;
+    let first = survivor(topology, &[])?;
+    let (kubeconfig, api) = api_access(topology, opts);
+    let api = api.or_else(|| Some(format!("https://{}", c.endpoint)));
+    b.add_host(first, &master_login(params))?;
+    if opts.drain_on_terminate && !c.workers.is_empty() {
+        b.steps.push(Step {
+            id: format!("{}/drain", first.name),
+            phase: 1,
+            host: first.name.clone(),
+            action: Action::KubeDrainNodes {
+                kubeconfig: kubeconfig.clone(),
+                endpoint: api.clone(),
+                nodes: c.workers.iter().map(|n| c.name(n)).collect(),
+                delete_nodes: false,
+            },
+            reason: "graceful drain of every worker before the VMs go away".into(),
+            timeout_secs: opts.kube_timeout_secs,
+        });
+    }
+    let account = crate::cluster::access_account(instance);
+    b.steps.push(Step {
+        id: format!("{}/revoke-access", first.name),
+        phase: 1,
+        host: first.name.clone(),
+        action: Action::KubeRevokeAccess {
+            kubeconfig,
+            endpoint: api,
+            namespace: "kube-system".into(),
+            service_account: account.clone(),
+        },
+        reason: format!("revoke the orchestrator's access (kube-system/{account})"),
+        timeout_secs: opts.kube_timeout_secs,
+    });
+    Ok(finish(b, topology, Operation::TerminateStart, instance))
+}
