@@ -85,19 +85,30 @@ pub(crate) fn api_access(topology: &Topology, opts: &PlanOptions) -> (String, Op
 pub(crate) enum Targets<'t> {
     /// The storage server (or nothing named: the storage heal of earlier releases).
     Storage,
+    /// `entire`: the whole VNF (a new stack).
+    Entire,
     /// Masters and workers.
     Nodes(Vec<&'t Node>),
 }
 
 /// Resolves [`PlanOptions::targets`]: topology node names, resource ids (VNFC / server
 /// ids) or Kubernetes node names; `storage_server` or the storage node alone means the
-/// storage server.
+/// storage server; `entire` alone the whole VNF.
 pub(crate) fn targets<'t>(
     topology: &'t Topology,
     opts: &PlanOptions,
 ) -> Result<Targets<'t>, PlanError> {
     if opts.targets.is_empty() {
         return Ok(Targets::Storage);
+    }
+    if opts.targets.iter().any(|t| t == "entire") {
+        if opts.targets.len() > 1 {
+            return Err(err(
+                codes::MIXED_TARGETS,
+                "`entire` heals the whole VNF; name nothing else with it".into(),
+            ));
+        }
+        return Ok(Targets::Entire);
     }
     let names = crate::cluster::node_names(topology);
     let mut nodes: Vec<&Node> = Vec::new();
@@ -796,7 +807,7 @@ pub(crate) fn scale_start(
     let removed = match targets(topology, opts)? {
         Targets::Nodes(n) => n,
         Targets::Storage if opts.targets.is_empty() => Vec::new(),
-        Targets::Storage => {
+        Targets::Storage | Targets::Entire => {
             return Err(err(
                 codes::SCALE_IN_NOT_WORKER,
                 "scale-in removes workers, not the storage server".into(),

@@ -174,12 +174,14 @@ pub fn instantiate(
         vnf_instance_id,
         opts,
         Operation::Instantiate,
-        &[],
+        Some(&[]),
     )
 }
 
 /// Plans `heal_start`. Without [`PlanOptions::targets`], or when they name the storage
-/// server: the storage server's heal_start (below). Otherwise the cluster nodes' heal
+/// server: the storage server's heal_start (below). `entire` (the whole VNF is
+/// re-created): the access exported at instantiate is revoked, as for terminate.
+/// Otherwise the cluster nodes' heal
 /// ([`crate::cluster_plan::heal_start`]): drain and delete them, and for masters an etcd
 /// snapshot, the etcd member removed and HAProxy on the survivors without them.
 ///
@@ -198,6 +200,12 @@ pub fn heal_start(
         crate::cluster_plan::Targets::Storage => {
             heal_storage_start(topology, request, package, vnf_instance_id, opts)
         }
+        crate::cluster_plan::Targets::Entire => {
+            let mut p =
+                crate::cluster_plan::terminate_start(topology, request, vnf_instance_id, opts)?;
+            p.plan.operation = Operation::HealStart;
+            Ok(p)
+        }
         crate::cluster_plan::Targets::Nodes(nodes) => {
             crate::cluster_plan::heal_start(topology, request, vnf_instance_id, opts, &nodes)
         }
@@ -208,7 +216,8 @@ pub fn heal_start(
 /// setup on the rebuilt VM (volumes mounted — formatted only when blank or
 /// `force_format`, so a kept volume keeps its data — and exports), then the
 /// PersistentVolumes registered again with its current address; the NFS clients are
-/// untouched. Cluster nodes: the whole instantiate plan again with the cluster install
+/// untouched. `entire`: the whole instantiate with the cluster install on the new
+/// stack, storage server and PersistentVolumes included. Cluster nodes: the whole instantiate plan again with the cluster install
 /// (every step checks before it acts), the rebuilt nodes' stale Node objects deleted and
 /// their kubeadm/k3s state reset before they join again.
 pub fn heal_end(
@@ -221,6 +230,21 @@ pub fn heal_end(
     match crate::cluster_plan::targets(topology, opts)? {
         crate::cluster_plan::Targets::Storage => {
             heal_storage_end(topology, request, package, vnf_instance_id, opts)
+        }
+        crate::cluster_plan::Targets::Entire => {
+            let opts = PlanOptions {
+                install_cluster: true,
+                ..opts.clone()
+            };
+            storage_and_pvs(
+                topology,
+                request,
+                package,
+                vnf_instance_id,
+                &opts,
+                Operation::HealEnd,
+                Some(&[]),
+            )
         }
         crate::cluster_plan::Targets::Nodes(nodes) => {
             crate::cluster_plan::check_heal(topology, &nodes)?;
@@ -235,7 +259,7 @@ pub fn heal_end(
                 vnf_instance_id,
                 &opts,
                 Operation::HealEnd,
-                &nodes,
+                Some(&nodes),
             )
         }
     }
@@ -275,7 +299,7 @@ pub fn scale_end(
         vnf_instance_id,
         &opts,
         Operation::ScaleEnd,
-        &[],
+        Some(&[]),
     )
 }
 
@@ -310,7 +334,7 @@ fn heal_storage_end(
         vnf_instance_id,
         opts,
         Operation::HealEnd,
-        &[],
+        None,
     )
 }
 
@@ -415,7 +439,8 @@ pub(crate) fn master_login(params: &K8sClusterInstallationParam) -> Login<'_> {
 /// The instantiate plan (storage server, NFS clients, optionally the cluster install,
 /// PersistentVolumes) for `operation`: every step checks before it acts, so the same
 /// plan on a later topology completes a scale-out or a heal of cluster nodes.
-/// `healed` lists the topology nodes a heal rebuilt (reset and joined again).
+/// `healed` lists the topology nodes a heal rebuilt (reset and joined again); `None`:
+/// the storage server's heal_end (its steps and the PersistentVolumes only).
 pub(crate) fn storage_and_pvs(
     topology: &Topology,
     request: &InstantiateVnfRequest,
@@ -423,12 +448,14 @@ pub(crate) fn storage_and_pvs(
     vnf_instance_id: &str,
     opts: &PlanOptions,
     operation: Operation,
-    healed: &[&Node],
+    healed: Option<&[&Node]>,
 ) -> Result<Planned, PlanError> {
     check_instance_id(vnf_instance_id)?;
     let params = install_params(request)?;
-    // heal_end of the storage server: the NFS clients are kept as they are.
-    let heal = operation == Operation::HealEnd && healed.is_empty();
+    // heal_end of the storage server (no cluster nodes healed): the NFS clients are
+    // kept as they are.
+    let heal = healed.is_none();
+    let healed = healed.unwrap_or(&[]);
     if heal && params.storage_server.is_none() {
         return Err(err(
             codes::NO_STORAGE_SERVER,
@@ -1458,6 +1485,48 @@ hosts:
         assert_eq!(p.steps.len(), 1);
         assert!(p.hosts.iter().all(|h| h.name == "m1"));
         assert!(matches!(p.steps[0].action, Action::KubeDrainNodes { .. }));
+    }
+
+    #[test]
+    fn heal_entire_revokes_then_instantiates_everything() {
+        let p = heal_start(
+            &topo(INV),
+            &request(),
+            &files(),
+            "v",
+            &targeted(&["entire"]),
+        )
+        .expect("plan")
+        .plan;
+        assert_eq!(p.operation, Operation::HealStart);
+        assert!(matches!(p.steps[0].action, Action::KubeRevokeAccess { .. }));
+        let p = heal_end(
+            &topo(INV),
+            &request(),
+            &files(),
+            "v",
+            &targeted(&["entire"]),
+        )
+        .expect("plan")
+        .plan;
+        for id in [
+            "s1/nfs-exports",
+            "w1/nfs-client",
+            "m1/k8s-init",
+            "w1/k8s-join",
+            "m1/pv/nfs-pv1",
+        ] {
+            assert!(p.steps.iter().any(|s| s.id == id), "{id}");
+        }
+        let e = heal_end(
+            &topo(INV),
+            &request(),
+            &files(),
+            "v",
+            &targeted(&["entire", "w1"]),
+        )
+        .unwrap_err();
+        assert_eq!(e.code.id, "driver.plan.mixed_targets", "{e}");
     }
 
     #[test]

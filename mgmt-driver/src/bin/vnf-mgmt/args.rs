@@ -251,8 +251,9 @@ pub enum HealPhaseArg {
 /// `vnf-mgmt heal`.
 #[derive(Debug, Args)]
 pub struct HealArgs {
-    /// What to heal: `storage_server`, or masters/workers by topology node name, server
-    /// (VNFC) id or Kubernetes node name.
+    /// What to heal: `storage_server`; masters/workers by topology node name, server
+    /// (VNFC) id or Kubernetes node name; or `entire` (the whole VNF on a new stack:
+    /// --phase start revokes the exported access, --phase end instantiates everything).
     #[arg(required = true, value_name = "TARGET")]
     pub targets: Vec<String>,
     /// Which part: start, end, or all (all rebuilds the VM through OpenStack).

@@ -357,7 +357,7 @@ fn heal(a: HealArgs) -> anyhow::Result<ExitCode> {
         HealPhaseArg::All if storage => return heal_all(&a),
         HealPhaseArg::All => {
             eprintln!(
-                "vnf-mgmt: heal --phase all rebuilds only the storage server; for masters and workers run --phase start, have the orchestrator rebuild the VMs (update the inventory), then --phase end"
+                "vnf-mgmt: heal --phase all rebuilds only the storage server; for masters, workers or `entire` run --phase start, have the orchestrator rebuild the VMs (update the inventory), then --phase end"
             );
             return Ok(ExitCode::from(exit::USAGE_OR_IO));
         }
