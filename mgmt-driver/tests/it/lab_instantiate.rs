@@ -183,7 +183,7 @@ pub(crate) fn text(o: &Output) -> String {
 }
 
 /// Every process command line on a host, NUL-separated words joined by spaces.
-fn cmdlines(lab: &Lab, host: &str) -> String {
+pub(crate) fn cmdlines(lab: &Lab, host: &str) -> String {
     lab.exec(
         host,
         &[
