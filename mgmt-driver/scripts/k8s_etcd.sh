@@ -30,7 +30,7 @@ manifest_flag() {
 
 # client_url: the URL etcdctl talks to.
 client_url() {
-  local listen advertise u
+  local listen advertise u url_re
   listen=$(manifest_flag listen-client-urls)
   advertise=$(manifest_flag advertise-client-urls)
   for u in ${listen//,/ }; do
@@ -38,7 +38,8 @@ client_url() {
   done
   u=${advertise%%,*}
   [[ -n "$u" ]] || u=${listen%%,*}
-  [[ "$u" =~ ^https?://[A-Za-z0-9.:\[\]-]+$ ]] || return 1
+  url_re='^https?://[][A-Za-z0-9.:-]+$'
+  [[ "$u" =~ $url_re ]] || return 1
   printf '%s\n' "$u"
 }
 
@@ -135,4 +136,5 @@ main() {
   esac
 }
 
-main "$@"
+# Run unless sourced (the tests source this file to check the manifest parsing).
+[[ "${BASH_SOURCE[0]}" != "$0" ]] || main "$@"
