@@ -352,6 +352,15 @@ async fn server(a: &Args) -> Result<()> {
     );
     let (client, peer) = node::etcd_urls(&ip, cport, pport);
     let data_dir = server_dir().join("db/etcd");
+    // Serving certificate SANs: the node address and every --tls-san.
+    let mut sans = vec![ip.clone()];
+    sans.extend(
+        a.all("tls-san")
+            .iter()
+            .flat_map(|s| s.split(','))
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty()),
+    );
     // A member whose database exists restarts it (whatever --cluster-init/--server say),
     // like k3s: it never bootstraps a second cluster or joins twice.
     let existing = data_dir.join("member").exists();
@@ -394,7 +403,7 @@ async fn server(a: &Args) -> Result<()> {
         write_file(&tls_dir().join("server-ca.crt"), &ca.cert_pem, false)?;
         write_file(&tls_dir().join("client-ca.crt"), &ca.cert_pem, false)?;
         let _ = std::fs::remove_file(tls_dir().join("apiserver.crt"));
-        crate::ensure_serving_pki(&tls_dir(), std::slice::from_ref(&ip))?;
+        crate::ensure_serving_pki(&tls_dir(), &sans)?;
         let admin = pki::client_cert(&ca, "system:admin", &["system:masters"])?;
         let aapi = Api::new(
             url,
@@ -473,7 +482,7 @@ async fn server(a: &Args) -> Result<()> {
         };
         write_file(&tls_dir().join("server-ca.crt"), &ca.cert_pem, false)?;
         write_file(&tls_dir().join("client-ca.crt"), &ca.cert_pem, false)?;
-        crate::ensure_serving_pki(&tls_dir(), std::slice::from_ref(&ip))?;
+        crate::ensure_serving_pki(&tls_dir(), &sans)?;
         // Without a token a restarting server uses the one it wrote before.
         let token = token.or_else(|| {
             std::fs::read_to_string(server_dir().join("token"))
