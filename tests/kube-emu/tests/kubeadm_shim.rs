@@ -674,7 +674,7 @@ fn config_files_fault_injection_manifests_and_rejoin_preflight() {
     );
 
     // Worker join from a v1beta4 JoinConfiguration.
-    let worker_rest = "nodeRegistration:\n  name: w1\n  criSocket: unix:///run/containerd/containerd.sock\n  taints:\n    - key: vnf.example/dedicated\n      value: storage\n      effect: NoSchedule\n  kubeletExtraArgs:\n    - name: node-ip\n      value: 127.0.0.1\n";
+    let worker_rest = "nodeRegistration:\n  name: w1\n  labels: {typo: here}\n  criSocket: unix:///run/containerd/containerd.sock\n  taints:\n    - key: vnf.example/dedicated\n      value: storage\n      effect: NoSchedule\n  kubeletExtraArgs:\n    - name: node-ip\n      value: 127.0.0.1\n";
     let w_cfg = |name: &str, token: &str, hash: &str| {
         write(
             dir.path(),
@@ -743,6 +743,10 @@ fn config_files_fault_injection_manifests_and_rejoin_preflight() {
     assert!(o.status.success(), "{all}");
     assert!(!all.contains(CFG_SECRET), "{all}");
     assert!(all.contains("This node has joined the cluster:"));
+    assert!(
+        all.contains("strict decoding error: unknown field \"nodeRegistration.labels\""),
+        "{all}"
+    );
     let kubelet_conf =
         std::fs::read_to_string(w1.root.join("etc/kubernetes/kubelet.conf")).unwrap();
     assert!(kubelet_conf.contains(&format!("server: https://{endpoint}")));

@@ -500,15 +500,8 @@ fn kubeadm_config_files_manifests_and_injected_join_failure_on_lab_hosts() {
         ),
     );
     let join = ["kubeadm", "join", "--config", "/root/kubeadm-join.yaml"];
-    ok(
-        &lab,
-        "w1",
-        &[
-            "sh",
-            "-c",
-            "mkdir -p /etc/kube-emu && touch /etc/kube-emu/fail-next-kubeadm-join",
-        ],
-    );
+    assert!(kube_emu::fixture::fail_next(&lab, "w1", "kubeadm-joins").is_err());
+    kube_emu::fixture::fail_next(&lab, "w1", "kubeadm-join").unwrap();
     let (good, out) = run(&lab, "w1", &join);
     assert!(!good && out.contains("injected failure"), "{out}");
     assert!(!out.contains(&secret), "{out}");
