@@ -51,6 +51,25 @@ def test_identity() -> None:
     assert d.get_description()
 
 
+def test_settings_fall_back_to_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Tacker constructs the driver without arguments: tacker-conductor's environment
+    # configures it, with the v2 script's VNF_MGMT_* variables.
+    monkeypatch.setenv("VNF_MGMT_STATE_DIR", "/var/lib/vnf-mgmt-test")
+    monkeypatch.setenv("VNF_MGMT_KNOWN_HOSTS", "/etc/vnf-mgmt/known_hosts")
+    monkeypatch.setenv("VNF_MGMT_TRUST_ON_FIRST_USE", "1")
+    monkeypatch.setenv("VNF_MGMT_SKIP_PV_REGISTRATION", "yes")
+    e = KubernetesMgmtDriver().engine
+    assert (e.state_dir, e.known_hosts) == ("/var/lib/vnf-mgmt-test", "/etc/vnf-mgmt/known_hosts")
+    assert e.trust_on_first_use is True and e.skip_pv_registration is True
+    assert e.inventory is None and e.os_cloud is None
+    # Constructor arguments win, including an explicit False.
+    e = KubernetesMgmtDriver(state_dir="/srv/state", trust_on_first_use=False,
+                             skip_pv_registration=False).engine
+    assert e.state_dir == "/srv/state"
+    assert e.trust_on_first_use is False and e.skip_pv_registration is False
+    assert e.known_hosts == "/etc/vnf-mgmt/known_hosts"
+
+
 @pytest.mark.parametrize("name", GRANT_HOOKS)
 def test_hook_signatures_match_tacker(name: str) -> None:
     params = list(inspect.signature(getattr(KubernetesMgmtDriver, name)).parameters)

@@ -18,6 +18,7 @@ the engine cannot perform yet raise
 
 from __future__ import annotations
 
+import os
 from typing import Any, Callable, Dict, Optional
 
 from . import _lcm
@@ -56,18 +57,31 @@ class KubernetesMgmtDriver(_Base):  # type: ignore[misc,valid-type,unused-ignore
     (also ``additionalParams.vnf_mgmt_inventory``); ``os_cloud``; ``known_hosts`` and
     ``trust_on_first_use`` for hosts without console-pinned keys; ``state_dir`` (journal);
     ``events`` (callable receiving each engine event as a dict); ``skip_pv_registration``.
+    A setting not given falls back to the environment: ``VNF_MGMT_INVENTORY``,
+    ``VNF_MGMT_OS_CLOUD``, ``VNF_MGMT_KNOWN_HOSTS``, ``VNF_MGMT_TRUST_ON_FIRST_USE=1``,
+    ``VNF_MGMT_STATE_DIR``, ``VNF_MGMT_SKIP_PV_REGISTRATION=1``.
     """
 
     def __init__(self, *, inventory: Optional[str] = None, os_cloud: Optional[str] = None,
-                 known_hosts: Optional[str] = None, trust_on_first_use: bool = False,
+                 known_hosts: Optional[str] = None, trust_on_first_use: Optional[bool] = None,
                  state_dir: Optional[str] = None,
                  events: Optional[Callable[[Dict[str, Any]], Any]] = None,
-                 skip_pv_registration: bool = False) -> None:
+                 skip_pv_registration: Optional[bool] = None) -> None:
         super().__init__()
+        # Tacker constructs the driver without arguments (stevedore ``invoke_on_load``):
+        # settings not given here come from tacker-conductor's environment, the same
+        # ``VNF_MGMT_*`` variables as the v2 script.
+        env = _lcm.EngineOptions.from_env(os.environ)
         self.engine = _lcm.EngineOptions(
-            inventory=inventory, os_cloud=os_cloud, known_hosts=known_hosts,
-            trust_on_first_use=trust_on_first_use, state_dir=state_dir, events=events,
-            skip_pv_registration=skip_pv_registration)
+            inventory=inventory if inventory is not None else env.inventory,
+            os_cloud=os_cloud if os_cloud is not None else env.os_cloud,
+            known_hosts=known_hosts if known_hosts is not None else env.known_hosts,
+            trust_on_first_use=(trust_on_first_use if trust_on_first_use is not None
+                                else env.trust_on_first_use),
+            state_dir=state_dir if state_dir is not None else env.state_dir,
+            events=events,
+            skip_pv_registration=(skip_pv_registration if skip_pv_registration is not None
+                                  else env.skip_pv_registration))
 
     def get_type(self) -> str:
         return DRIVER_TYPE

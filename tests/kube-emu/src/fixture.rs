@@ -45,6 +45,30 @@ pub fn install_shims(lab: &Lab) -> Result<TempDir> {
     Ok(d)
 }
 
+/// The shim verbs [`fail_next`] can make fail.
+pub const FAULT_VERBS: &[&str] = &["kubeadm-init", "kubeadm-join", "k3s-server", "k3s-agent"];
+
+/// Test-only fault injection: the next `kubeadm init|join` / `k3s server|agent` on
+/// `host` exits 1 with "injected failure" before changing anything (it creates
+/// `/etc/kube-emu/fail-next-<verb>`, which that run removes); later runs work.
+pub fn fail_next(lab: &Lab, host: &str, verb: &str) -> Result<()> {
+    if !FAULT_VERBS.contains(&verb) {
+        bail!("unknown fault verb {verb:?} (one of {FAULT_VERBS:?})");
+    }
+    exec(
+        lab,
+        host,
+        &[
+            "sh",
+            "-c",
+            "mkdir -p /etc/kube-emu && : >\"/etc/kube-emu/fail-next-$1\"",
+            "fail-next",
+            verb,
+        ],
+    )?;
+    Ok(())
+}
+
 fn exec(lab: &Lab, host: &str, argv: &[&str]) -> Result<String> {
     let o = lab.exec(host, argv).map_err(|e| anyhow!("{e}"))?;
     let text = format!(

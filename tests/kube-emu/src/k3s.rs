@@ -76,6 +76,8 @@ const BOOL_FLAGS: &[&str] = &[
 ];
 
 const SERVER_FLAGS: &[&str] = &[
+    "config",
+    "c",
     "cluster-init",
     "server",
     "token",
@@ -114,6 +116,8 @@ const SERVER_FLAGS: &[&str] = &[
 ];
 
 const AGENT_FLAGS: &[&str] = &[
+    "config",
+    "c",
     "server",
     "token",
     "token-file",
@@ -152,11 +156,15 @@ fn run(argv: &[String]) -> Result<()> {
         "server" => {
             let a = Args::parse(&argv[1..], BOOL_FLAGS)?;
             check_flags(&a, SERVER_FLAGS)?;
+            let a = with_config_file(a, SERVER_FLAGS)?;
+            node::injected_failure("k3s-server")?;
             node::runtime()?.block_on(server(&a))
         }
         "agent" => {
             let a = Args::parse(&argv[1..], BOOL_FLAGS)?;
             check_flags(&a, AGENT_FLAGS)?;
+            let a = with_config_file(a, AGENT_FLAGS)?;
+            node::injected_failure("k3s-agent")?;
             node::runtime()?.block_on(agent(&a))
         }
         "etcd-snapshot" => {
@@ -177,6 +185,90 @@ fn check_flags(a: &Args, known: &[&str]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The config file k3s reads: `--config`/`-c`, else `$K3S_CONFIG_FILE`, else
+/// `/etc/rancher/k3s/config.yaml` (optional only when it is the default).
+fn config_file(a: &Args) -> (std::path::PathBuf, bool) {
+    match a
+        .get("config")
+        .or(a.get("c"))
+        .map(String::from)
+        .or_else(|| {
+            std::env::var("K3S_CONFIG_FILE")
+                .ok()
+                .filter(|f| !f.is_empty())
+        }) {
+        Some(f) => (std::path::PathBuf::from(f), true),
+        None => (host_path("/etc/rancher/k3s/config.yaml"), false),
+    }
+}
+
+/// Merge the config file into the arguments like k3s: its keys are long flag names
+/// (`token`, `server`, `cluster-init`, `node-name`, `tls-san: [..]`, `node-label: [..]`,
+/// …); a flag given on the command line wins over the file; keys that are not flags of
+/// this subcommand are ignored (server and agent share one file). The file's content
+/// is never echoed (it may hold the token).
+fn with_config_file(a: Args, known: &[&str]) -> Result<Args> {
+    let (path, explicit) = config_file(&a);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if !explicit && e.kind() == std::io::ErrorKind::NotFound => return Ok(a),
+        Err(e) => bail!("failed to read config file {}: {e}", path.display()),
+    };
+    let v: serde_json::Value = serde_saphyr::from_str(&text).map_err(|e| {
+        let at = e
+            .location()
+            .map(|l| format!(" at line {} column {}", l.line(), l.column()))
+            .unwrap_or_default();
+        anyhow!(
+            "failed to parse config file {}: invalid YAML{at} (content not shown)",
+            path.display()
+        )
+    })?;
+    let map = match v {
+        serde_json::Value::Null => return Ok(a),
+        serde_json::Value::Object(m) => m,
+        _ => bail!(
+            "failed to parse config file {}: the top level is not a mapping of flag names",
+            path.display()
+        ),
+    };
+    let mut from_file: Vec<(String, Option<String>)> = Vec::new();
+    for (k, v) in map {
+        if k == "config" || !known.contains(&k.as_str()) || a.flags.iter().any(|(f, _)| *f == k) {
+            continue;
+        }
+        let scalar = |v: &serde_json::Value| -> Result<String> {
+            match v {
+                serde_json::Value::String(s) => Ok(s.clone()),
+                serde_json::Value::Number(n) => Ok(n.to_string()),
+                serde_json::Value::Bool(b) => Ok(b.to_string()),
+                _ => bail!(
+                    "failed to parse config file {}: key {k:?} must be a string, number, boolean or a list of them",
+                    path.display()
+                ),
+            }
+        };
+        match &v {
+            serde_json::Value::Null | serde_json::Value::Bool(false) => {}
+            serde_json::Value::Bool(true) if BOOL_FLAGS.contains(&k.as_str()) => {
+                from_file.push((k.clone(), None))
+            }
+            serde_json::Value::Array(items) => {
+                for item in items {
+                    from_file.push((k.clone(), Some(scalar(item)?)));
+                }
+            }
+            other => from_file.push((k.clone(), Some(scalar(other)?))),
+        }
+    }
+    let mut flags = from_file;
+    flags.extend(a.flags);
+    Ok(Args {
+        flags,
+        positional: a.positional,
+    })
 }
 
 /// Token from --token, --token-file, K3S_TOKEN, K3S_TOKEN_FILE (in that order).
@@ -260,10 +352,22 @@ async fn server(a: &Args) -> Result<()> {
     );
     let (client, peer) = node::etcd_urls(&ip, cport, pport);
     let data_dir = server_dir().join("db/etcd");
+    // Serving certificate SANs: the node address and every --tls-san.
+    let mut sans = vec![ip.clone()];
+    sans.extend(
+        a.all("tls-san")
+            .iter()
+            .flat_map(|s| s.split(','))
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty()),
+    );
+    // A member whose database exists restarts it (whatever --cluster-init/--server say),
+    // like k3s: it never bootstraps a second cluster or joins twice.
+    let existing = data_dir.join("member").exists();
     node::install_delay();
     let ca: Ca;
     let secret: String;
-    if let Some(url) = &join {
+    if let Some(url) = join.as_ref().filter(|_| !existing) {
         let token = token
             .ok_or_else(|| anyhow!("--token is required when joining a cluster (--server)"))?;
         secret = token_secret(&token);
@@ -299,7 +403,7 @@ async fn server(a: &Args) -> Result<()> {
         write_file(&tls_dir().join("server-ca.crt"), &ca.cert_pem, false)?;
         write_file(&tls_dir().join("client-ca.crt"), &ca.cert_pem, false)?;
         let _ = std::fs::remove_file(tls_dir().join("apiserver.crt"));
-        crate::ensure_serving_pki(&tls_dir(), std::slice::from_ref(&ip))?;
+        crate::ensure_serving_pki(&tls_dir(), &sans)?;
         let admin = pki::client_cert(&ca, "system:admin", &["system:masters"])?;
         let aapi = Api::new(
             url,
@@ -313,6 +417,8 @@ async fn server(a: &Args) -> Result<()> {
                 None,
             )
             .await?;
+        // Our own Node may still carry its old client URL (a server whose database was
+        // wiped rejoins): ask the others.
         let endpoints: Vec<String> = nodes["items"]
             .as_array()
             .into_iter()
@@ -322,6 +428,7 @@ async fn server(a: &Args) -> Result<()> {
                     .as_str()
                     .map(String::from)
             })
+            .filter(|u| *u != client)
             .collect();
         let etcd = Etcd::new(endpoints).context("no etcd members found in the cluster")?;
         let mut tries = 0;
@@ -375,12 +482,19 @@ async fn server(a: &Args) -> Result<()> {
         };
         write_file(&tls_dir().join("server-ca.crt"), &ca.cert_pem, false)?;
         write_file(&tls_dir().join("client-ca.crt"), &ca.cert_pem, false)?;
-        crate::ensure_serving_pki(&tls_dir(), std::slice::from_ref(&ip))?;
+        crate::ensure_serving_pki(&tls_dir(), &sans)?;
+        // Without a token a restarting server uses the one it wrote before.
+        let token = token.or_else(|| {
+            std::fs::read_to_string(server_dir().join("token"))
+                .ok()
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+        });
         secret = match token {
             Some(t) => token_secret(&t),
             None => pki::hex(&pki::random_bytes(16)),
         };
-        let fresh = !data_dir.join("member").exists();
+        let fresh = !existing;
         log(
             "info",
             &format!(
@@ -492,6 +606,7 @@ async fn server(a: &Args) -> Result<()> {
                 ("etcd.k3s.cattle.io/client-url".into(), client.clone()),
                 ("k3s.io/node-args".into(), "[\"server\"]".into()),
             ],
+            taints: None,
         },
     )
     .await?;
@@ -584,6 +699,7 @@ async fn agent(a: &Args) -> Result<()> {
             kubelet_version: VERSION,
             extra_labels: node_labels(a),
             annotations: vec![("k3s.io/node-args".into(), "[\"agent\"]".into())],
+            taints: None,
         },
     )
     .await?;

@@ -243,6 +243,9 @@ async fn create_bootstrap_token(api: &Api, token: &str, ttl_secs: i64) -> Result
 
 fn parse_ttl(v: Option<&str>) -> Result<i64> {
     let Some(v) = v else { return Ok(86400) };
+    if v == "0" {
+        return Ok(0);
+    }
     let mut total = 0i64;
     let mut num = String::new();
     for c in v.chars() {
@@ -347,29 +350,114 @@ fn write_kubeconfigs(ca: &Ca, server: &str, node_name: &str, control_plane: bool
     Ok(())
 }
 
-fn write_manifests(ip: &str, api_port: u16, etcd_client: &str) -> Result<()> {
+/// What the static Pod manifests describe: the etcd member and API server as started.
+struct Manifests<'a> {
+    name: &'a str,
+    ip: &'a str,
+    api_port: u16,
+    etcd_client_port: u16,
+    etcd_peer_port: u16,
+    /// `name=peerURL,...`
+    initial_cluster: &'a str,
+    /// `new` (init) or `existing` (control-plane join).
+    state: &'a str,
+    service_cidr: &'a str,
+}
+
+/// Static Pod manifests shaped like kubeadm's (`spec.containers[0].command`, one flag per
+/// line, sorted), describing the daemons the shim actually runs. The product reads the
+/// etcd client URL and TLS files from `etcd.yaml`; etcd serves plain HTTP here, so no
+/// `--cert-file`/`--key-file`/`--trusted-ca-file` lines are written.
+fn write_manifests(m: &Manifests<'_>) -> Result<()> {
     let dir = host_path("/etc/kubernetes/manifests");
-    for (name, cmd) in [
+    let pki = pki_dir().display().to_string();
+    let data_dir = host_path("/var/lib/etcd").display().to_string();
+    let (client, peer) = node::etcd_urls(m.ip, m.etcd_client_port, m.etcd_peer_port);
+    let mut etcd = vec![
+        "etcd".to_string(),
+        format!("--advertise-client-urls={client}"),
+        format!("--data-dir={data_dir}"),
+        format!("--initial-advertise-peer-urls={peer}"),
+        format!("--initial-cluster={}", m.initial_cluster),
+    ];
+    if m.state == "existing" {
+        etcd.push("--initial-cluster-state=existing".into());
+    }
+    etcd.extend([
+        format!(
+            "--listen-client-urls={}",
+            node::etcd_listen_client_urls(m.ip, m.etcd_client_port)
+        ),
+        format!("--listen-peer-urls={peer}"),
+        format!("--name={}", m.name),
+        "--snapshot-count=10000".into(),
+    ]);
+    let apiserver = vec![
+        "kube-apiserver".to_string(),
+        format!("--advertise-address={}", m.ip),
+        "--allow-privileged=true".into(),
+        "--authorization-mode=Node,RBAC".into(),
+        format!("--client-ca-file={pki}/ca.crt"),
+        "--enable-bootstrap-token-auth=true".into(),
+        format!("--etcd-servers={client}"),
+        format!("--secure-port={}", m.api_port),
+        format!("--service-cluster-ip-range={}", m.service_cidr),
+        format!("--tls-cert-file={pki}/apiserver.crt"),
+        format!("--tls-private-key-file={pki}/apiserver.key"),
+    ];
+    let pods: [(&str, Vec<String>, String, String); 4] = [
         (
             "etcd",
-            format!("etcd --advertise-client-urls={etcd_client}"),
-        ),
-        (
-            "kube-apiserver",
+            etcd,
+            format!("kubeadm.kubernetes.io/etcd.advertise-client-urls: {client}"),
             format!(
-                "kube-apiserver --advertise-address={ip} --secure-port={api_port} --etcd-servers={etcd_client}"
+                "    volumeMounts:\n    - mountPath: {data_dir}\n      name: etcd-data\n  hostNetwork: true\n  priorityClassName: system-node-critical\n  volumes:\n  - hostPath:\n      path: {data_dir}\n      type: DirectoryOrCreate\n    name: etcd-data\n"
             ),
         ),
         (
-            "kube-controller-manager",
-            "kube-controller-manager".to_string(),
+            "kube-apiserver",
+            apiserver,
+            format!(
+                "kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint: {}:{}",
+                m.ip, m.api_port
+            ),
+            "  hostNetwork: true\n  priorityClassName: system-node-critical\n".into(),
         ),
-        ("kube-scheduler", "kube-scheduler".to_string()),
-    ] {
+        (
+            "kube-controller-manager",
+            vec![
+                "kube-controller-manager".into(),
+                "--kubeconfig=/etc/kubernetes/controller-manager.conf".into(),
+            ],
+            String::new(),
+            "  hostNetwork: true\n".into(),
+        ),
+        (
+            "kube-scheduler",
+            vec![
+                "kube-scheduler".into(),
+                "--kubeconfig=/etc/kubernetes/scheduler.conf".into(),
+            ],
+            String::new(),
+            "  hostNetwork: true\n".into(),
+        ),
+    ];
+    let image_tag = |name: &str| match name {
+        "etcd" => "etcd:3.5.16-0".to_string(),
+        n => format!("{n}:{VERSION}"),
+    };
+    for (name, command, annotation, tail) in pods {
+        let annotations = if annotation.is_empty() {
+            String::new()
+        } else {
+            format!("  annotations:\n    {annotation}\n")
+        };
+        let cmd: String = command.iter().map(|c| format!("    - {c}\n")).collect();
         write_file(
             &dir.join(format!("{name}.yaml")),
             &format!(
-                "# Written by the kube-emu kubeadm shim; the component runs as a kube-emu daemon.\napiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: kube-system\nspec:\n  containers:\n  - name: {name}\n    command: [\"sh\", \"-c\", \"{cmd}\"]\n"
+                "# Written by the kube-emu kubeadm shim in the shape of kubeadm's static Pod manifest;\n# the component runs as a kube-emu daemon (etcd over plain HTTP, no etcd TLS).\napiVersion: v1\nkind: Pod\nmetadata:\n{annotations}  labels:\n    component: {name}\n    tier: control-plane\n  name: {name}\n  namespace: kube-system\nspec:\n  containers:\n  - command:\n{cmd}    image: registry.k8s.io/{}\n    imagePullPolicy: IfNotPresent\n    name: {name}\n{tail}status: {{}}\n",
+                image_tag(name)
             ),
             false,
         )?;
@@ -390,46 +478,101 @@ fn load_state() -> Option<Value> {
         .ok()
 }
 
-fn preflight(control_plane: bool, api_port: u16) -> Result<()> {
-    let mut errs = Vec::new();
+/// Which preflight checks run.
+#[derive(Clone, Copy, PartialEq)]
+enum Preflight {
+    Init,
+    JoinWorker,
+    JoinControlPlane,
+}
+
+/// kubeadm's preflight: `[ERROR <check>]` lines, exit 1; checks named in
+/// `--ignore-preflight-errors` (or `all`) become `[WARNING <check>]` lines.
+fn preflight(kind: Preflight, api_port: u16, ignore: &[String]) -> Result<()> {
+    let mut errs: Vec<(String, String)> = Vec::new();
     let k = host_path("/etc/kubernetes");
-    if control_plane {
+    if kind == Preflight::Init {
         for m in [
             "kube-apiserver",
             "kube-controller-manager",
             "kube-scheduler",
             "etcd",
         ] {
-            let p = k.join(format!("manifests/{m}.yaml"));
-            if p.exists() {
-                errs.push(format!("\t[ERROR FileAvailable--etc-kubernetes-manifests-{m}.yaml]: /etc/kubernetes/manifests/{m}.yaml already exists"));
+            if k.join(format!("manifests/{m}.yaml")).exists() {
+                errs.push((
+                    format!("FileAvailable--etc-kubernetes-manifests-{m}.yaml"),
+                    format!("/etc/kubernetes/manifests/{m}.yaml already exists"),
+                ));
             }
         }
+    } else if std::fs::read_dir(k.join("manifests")).is_ok_and(|mut d| d.next().is_some()) {
+        errs.push((
+            "DirAvailable--etc-kubernetes-manifests".into(),
+            "/etc/kubernetes/manifests is not empty".into(),
+        ));
+    }
+    if kind != Preflight::JoinWorker {
         if std::net::TcpListener::bind(("127.0.0.1", api_port)).is_err()
             && node::daemon_alive("apiserver")
         {
-            errs.push(format!(
-                "\t[ERROR Port-{api_port}]: Port {api_port} is in use"
+            errs.push((
+                format!("Port-{api_port}"),
+                format!("Port {api_port} is in use"),
             ));
         }
         let etcd_dir = host_path("/var/lib/etcd");
         if std::fs::read_dir(&etcd_dir).is_ok_and(|mut d| d.next().is_some()) {
-            errs.push("\t[ERROR DirAvailable--var-lib-etcd]: /var/lib/etcd is not empty".into());
+            errs.push((
+                "DirAvailable--var-lib-etcd".into(),
+                "/var/lib/etcd is not empty".into(),
+            ));
         }
     }
     if k.join("kubelet.conf").exists() {
-        errs.push("\t[ERROR FileAvailable--etc-kubernetes-kubelet.conf]: /etc/kubernetes/kubelet.conf already exists".into());
+        errs.push((
+            "FileAvailable--etc-kubernetes-kubelet.conf".into(),
+            "/etc/kubernetes/kubelet.conf already exists".into(),
+        ));
     }
-    if !errs.is_empty() {
+    if kind == Preflight::JoinWorker && k.join("pki/ca.crt").exists() {
+        errs.push((
+            "FileAvailable--etc-kubernetes-pki-ca.crt".into(),
+            "/etc/kubernetes/pki/ca.crt already exists".into(),
+        ));
+    }
+    let ignored = |check: &str| {
+        ignore
+            .iter()
+            .any(|i| i.eq_ignore_ascii_case("all") || i.eq_ignore_ascii_case(check))
+    };
+    let mut fatal = Vec::new();
+    for (check, msg) in errs {
+        if ignored(&check) {
+            eprintln!("\t[WARNING {check}]: {msg}");
+        } else {
+            fatal.push(format!("\t[ERROR {check}]: {msg}"));
+        }
+    }
+    if !fatal.is_empty() {
         bail!(
-            "error execution phase preflight: [preflight] Some fatal errors occurred:\n{}\n[preflight] If you know what you are doing, you can make a check non-fatal with `--ignore-preflight-errors=...`",
-            errs.join("\n")
+            "error execution phase preflight: [preflight] Some fatal errors occurred:\n{}\n[preflight] If you know what you are doing, you can make a check non-fatal with `--ignore-preflight-errors=...`\nTo see the stack trace of this error execute with --v=5 or higher",
+            fatal.join("\n")
         );
     }
     Ok(())
 }
 
+fn ignore_list(a: &Args) -> Vec<String> {
+    a.all("ignore-preflight-errors")
+        .iter()
+        .flat_map(|s| s.split(','))
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
 const INIT_FLAGS: &[&str] = &[
+    "config",
     "control-plane-endpoint",
     "pod-network-cidr",
     "service-cidr",
@@ -447,65 +590,240 @@ const INIT_FLAGS: &[&str] = &[
     "service-dns-domain",
     "apiserver-cert-extra-sans",
     "skip-token-print",
+    "skip-phases",
     "image-repository",
     "dry-run",
+    "kubeconfig",
 ];
+
+/// What `kubeadm init` does, from flags or from `--config`.
+struct InitOpts {
+    endpoint: Option<String>,
+    pod_cidr: Option<String>,
+    service_cidr: String,
+    upload_certs: bool,
+    cert_key: Option<String>,
+    ip: Option<String>,
+    api_port: Option<u16>,
+    node: NodeRegOpts,
+    /// Bootstrap tokens (`None`: generated) with their TTL in seconds (0: no expiry).
+    tokens: Vec<(Option<String>, i64)>,
+    extra_sans: Vec<String>,
+    ignore: Vec<String>,
+    from_config: bool,
+}
+
+fn init_opts_from_flags(a: &Args) -> Result<InitOpts> {
+    Ok(InitOpts {
+        endpoint: a.get("control-plane-endpoint").map(String::from),
+        pod_cidr: a.get("pod-network-cidr").map(String::from),
+        service_cidr: a.get("service-cidr").unwrap_or("10.96.0.0/12").to_string(),
+        upload_certs: a.has("upload-certs"),
+        cert_key: a.get("certificate-key").map(String::from),
+        ip: a.get("apiserver-advertise-address").map(String::from),
+        api_port: a
+            .get("apiserver-bind-port")
+            .map(|p| p.parse())
+            .transpose()
+            .map_err(|_| anyhow!("invalid --apiserver-bind-port"))?,
+        node: NodeRegOpts {
+            name: a.get("node-name").map(String::from),
+            ..NodeRegOpts::default()
+        },
+        tokens: vec![(
+            a.get("token").map(String::from),
+            parse_ttl(a.get("token-ttl"))?,
+        )],
+        extra_sans: a
+            .all("apiserver-cert-extra-sans")
+            .iter()
+            .flat_map(|s| s.split(','))
+            .map(String::from)
+            .collect(),
+        ignore: ignore_list(a),
+        from_config: false,
+    })
+}
+
+const INIT_CONFIGURATION_FIELDS: &[&str] = &[
+    "apiVersion",
+    "kind",
+    "bootstrapTokens",
+    "certificateKey",
+    "localAPIEndpoint",
+    "localAPIEndpoint.advertiseAddress",
+    "localAPIEndpoint.bindPort",
+    "skipPhases",
+    "dryRun",
+    "patches.*",
+    "timeouts.*",
+];
+
+const CLUSTER_CONFIGURATION_FIELDS: &[&str] = &[
+    "apiVersion",
+    "kind",
+    "controlPlaneEndpoint",
+    "networking",
+    "networking.podSubnet",
+    "networking.serviceSubnet",
+    "networking.dnsDomain",
+    "apiServer",
+    "apiServer.certSANs",
+    "apiServer.extraArgs.*",
+    "apiServer.extraVolumes.*",
+    "apiServer.extraEnvs.*",
+    "apiServer.timeoutForControlPlane",
+    "kubernetesVersion",
+    "clusterName",
+    "certificatesDir",
+    "imageRepository",
+    "etcd.*",
+    "controllerManager.*",
+    "scheduler.*",
+    "dns.*",
+    "proxy.*",
+    "featureGates.*",
+    "encryptionAlgorithm",
+    "certificateValidityPeriod",
+    "caCertificateValidityPeriod",
+    "ciImageRepository",
+];
+
+fn init_opts_from_config(a: &Args, path: &str) -> Result<InitOpts> {
+    check_mixed(a)?;
+    let docs = load_config(path, &["InitConfiguration", "ClusterConfiguration"])?;
+    let ic = single(&docs, "InitConfiguration");
+    let cc = single(&docs, "ClusterConfiguration");
+    if ic.is_none() && cc.is_none() {
+        bail!("no InitConfiguration or ClusterConfiguration kind was found in the YAML file");
+    }
+    let mut o = InitOpts {
+        endpoint: None,
+        pod_cidr: None,
+        service_cidr: "10.96.0.0/12".into(),
+        upload_certs: a.has("upload-certs"),
+        cert_key: None,
+        ip: None,
+        api_port: None,
+        node: NodeRegOpts::default(),
+        tokens: vec![],
+        extra_sans: vec![],
+        ignore: ignore_list(a),
+        from_config: true,
+    };
+    if let Some(d) = ic {
+        let known: Vec<&str> = INIT_CONFIGURATION_FIELDS
+            .iter()
+            .chain(NODE_REGISTRATION_FIELDS)
+            .copied()
+            .collect();
+        d.warn_unknown(&known);
+        o.cert_key = d.str("certificateKey")?;
+        o.ip = d.str("localAPIEndpoint.advertiseAddress")?;
+        o.api_port = d.port("localAPIEndpoint.bindPort")?.filter(|p| *p != 0);
+        o.node = node_registration(d)?;
+        o.ignore.extend(o.node.ignore_preflight.iter().cloned());
+        match d.get("bootstrapTokens") {
+            None => {}
+            Some(Value::Array(items)) => {
+                for (i, t) in items.iter().enumerate() {
+                    let field = format!("bootstrapTokens[{i}]");
+                    let token = match &t["token"] {
+                        Value::Null => None,
+                        Value::String(s) => Some(s.clone()),
+                        v => return Err(d.type_error(&format!("{field}.token"), v, "string")),
+                    };
+                    let ttl = match &t["ttl"] {
+                        Value::Null => 86400,
+                        Value::String(s) => parse_ttl(Some(s))
+                            .map_err(|e| anyhow!("{}: {e}", d.at(&format!("{field}.ttl"))))?,
+                        v => return Err(d.type_error(&format!("{field}.ttl"), v, "Duration")),
+                    };
+                    o.tokens.push((token, ttl));
+                }
+            }
+            Some(v) => return Err(d.type_error("bootstrapTokens", v, "[]v1.BootstrapToken")),
+        }
+    }
+    if o.tokens.is_empty() {
+        o.tokens.push((None, 86400));
+    }
+    if let Some(d) = cc {
+        d.warn_unknown(CLUSTER_CONFIGURATION_FIELDS);
+        o.endpoint = d.str("controlPlaneEndpoint")?.filter(|s| !s.is_empty());
+        o.pod_cidr = d.str("networking.podSubnet")?.filter(|s| !s.is_empty());
+        if let Some(s) = d.str("networking.serviceSubnet")?.filter(|s| !s.is_empty()) {
+            o.service_cidr = s;
+        }
+        o.extra_sans = d.strings("apiServer.certSANs")?;
+    }
+    Ok(o)
+}
 
 async fn init(a: &Args) -> Result<()> {
     a.check_known(INIT_FLAGS)?;
-    if let Some(v) = a.get("pod-network-cidr") {
-        check_cidr("--pod-network-cidr", v)?;
+    let o = match a.get("config") {
+        Some(path) => init_opts_from_config(a, path)?,
+        None => init_opts_from_flags(a)?,
+    };
+    node::injected_failure("kubeadm-init")?;
+    let (pod_flag, svc_flag) = if o.from_config {
+        ("networking.podSubnet", "networking.serviceSubnet")
+    } else {
+        ("--pod-network-cidr", "--service-cidr")
+    };
+    if let Some(v) = &o.pod_cidr {
+        check_cidr(pod_flag, v)?;
     }
-    let service_cidr = a.get("service-cidr").unwrap_or("10.96.0.0/12");
-    check_cidr("--service-cidr", service_cidr)?;
-    let ip = a
-        .get("apiserver-advertise-address")
-        .map(String::from)
-        .unwrap_or_else(node::host_ip);
+    let service_cidr = o.service_cidr.as_str();
+    check_cidr(svc_flag, service_cidr)?;
+    let ip = o.ip.clone().unwrap_or_else(node::host_ip);
     ip.parse::<std::net::IpAddr>()
         .map_err(|_| anyhow!("--apiserver-advertise-address: invalid IP {ip:?}"))?;
-    let api_port: u16 = a
-        .get("apiserver-bind-port")
-        .map(|p| p.parse())
-        .transpose()
-        .map_err(|_| anyhow!("invalid --apiserver-bind-port"))?
+    let api_port = o
+        .api_port
         .unwrap_or_else(|| node::env_port("KUBE_EMU_API_PORT", 6443));
-    let endpoint = a
-        .get("control-plane-endpoint")
-        .map(String::from)
+    let endpoint = o
+        .endpoint
+        .clone()
         .unwrap_or_else(|| format!("{ip}:{api_port}"));
     let endpoint = if endpoint.contains(':') {
         endpoint
     } else {
         format!("{endpoint}:{api_port}")
     };
-    let token = match a.get("token") {
-        Some(t) if !valid_token(t) => bail!(
-            "the bootstrap token \"{t}\" was not of the form \"^([a-z0-9]{{6}})\\.([a-z0-9]{{16}})$\""
-        ),
-        Some(t) => t.to_string(),
-        None => new_token(),
-    };
-    let ttl = parse_ttl(a.get("token-ttl"))?;
-    let name = a
-        .get("node-name")
-        .map(String::from)
-        .unwrap_or_else(node::hostname);
+    let mut tokens = Vec::new();
+    for (i, (t, ttl)) in o.tokens.iter().enumerate() {
+        tokens.push(match t {
+            Some(t) if !valid_token(t) && o.from_config => bail!(
+                "bootstrapTokens[{i}].token: Invalid value: the bootstrap token in the config file was not of the form \"^([a-z0-9]{{6}})\\.([a-z0-9]{{16}})$\""
+            ),
+            Some(t) if !valid_token(t) => bail!(
+                "the bootstrap token \"{t}\" was not of the form \"^([a-z0-9]{{6}})\\.([a-z0-9]{{16}})$\""
+            ),
+            Some(t) => (t.clone(), *ttl),
+            None => (new_token(), *ttl),
+        });
+    }
+    let token = tokens
+        .first()
+        .map(|(t, _)| t.clone())
+        .ok_or_else(|| anyhow!("no bootstrap token"))?;
+    if let Some(k) = &o.cert_key {
+        aead_key(k)?;
+    }
+    let name = o.node.name.clone().unwrap_or_else(node::hostname);
+    let node_ip = o.node.node_ip.clone().unwrap_or_else(|| ip.clone());
     println!("[init] Using Kubernetes version: {VERSION}");
     println!("[preflight] Running pre-flight checks");
-    preflight(true, api_port)?;
+    preflight(Preflight::Init, api_port, &o.ignore)?;
     node::install_delay();
     let ep_host = endpoint
         .rsplit_once(':')
         .map(|(h, _)| h.trim_matches(|c| c == '[' || c == ']').to_string())
         .unwrap_or_default();
     let mut sans = vec![ip.clone(), ep_host, name.clone(), service_ip(service_cidr)];
-    sans.extend(
-        a.all("apiserver-cert-extra-sans")
-            .iter()
-            .flat_map(|s| s.split(','))
-            .map(String::from),
-    );
+    sans.extend(o.extra_sans.iter().cloned());
     println!("[certs] Using certificateDir folder \"/etc/kubernetes/pki\"");
     let ca = generate_pki(&sans)?;
     println!(
@@ -523,13 +841,23 @@ async fn init(a: &Args) -> Result<()> {
     );
     let (client, peer) = node::etcd_urls(&ip, cport, pport);
     println!("[etcd] Creating static Pod manifest for local etcd in \"/etc/kubernetes/manifests\"");
-    write_manifests(&ip, api_port, &client)?;
+    let initial_cluster = format!("{name}={peer}");
+    write_manifests(&Manifests {
+        name: &name,
+        ip: &ip,
+        api_port,
+        etcd_client_port: cport,
+        etcd_peer_port: pport,
+        initial_cluster: &initial_cluster,
+        state: "new",
+        service_cidr,
+    })?;
     node::start_etcd(&node::EtcdSpec {
         name: &name,
         ip: &ip,
         client_port: cport,
         peer_port: pport,
-        initial_cluster: format!("{name}={peer}"),
+        initial_cluster: initial_cluster.clone(),
         state: "new",
         data_dir: host_path("/var/lib/etcd"),
     })?;
@@ -544,16 +872,16 @@ async fn init(a: &Args) -> Result<()> {
         &json!({"role": "control-plane", "name": name, "ip": ip, "etcd_client": client, "etcd_peer": peer, "api_port": api_port, "endpoint": endpoint}),
     )?;
     let api = local_admin(&ip, api_port, &ca)?;
-    let cfg = cluster_config(&endpoint, a.get("pod-network-cidr"), service_cidr);
+    let cfg = cluster_config(&endpoint, o.pod_cidr.as_deref(), service_cidr);
     api.apply("/api/v1/namespaces/kube-system/configmaps/kubeadm-config", &json!({"apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": "kubeadm-config", "namespace": "kube-system"}, "data": {"ClusterConfiguration": cfg}}), "kubeadm").await?;
     println!(
         "[upload-config] Storing the configuration used in ConfigMap \"kubeadm-config\" in the \"kube-system\" Namespace"
     );
-    let cert_key = if a.has("upload-certs") {
-        let k = a
-            .get("certificate-key")
-            .map(String::from)
+    let cert_key = if o.upload_certs {
+        let k = o
+            .cert_key
+            .clone()
             .unwrap_or_else(|| pki::hex(&pki::random_bytes(32)));
         upload_certs(&api, &k).await?;
         Some(k)
@@ -570,15 +898,16 @@ async fn init(a: &Args) -> Result<()> {
         &api,
         &NodeReg {
             name: &name,
-            ip: &ip,
+            ip: &node_ip,
             control_plane: true,
             kubelet_version: VERSION,
-            extra_labels: vec![],
+            extra_labels: o.node.labels.clone(),
             annotations: vec![(ETCD_ANN.into(), client.clone())],
+            taints: o.node.taints.clone(),
         },
     )
     .await?;
-    // cluster-info for discovery, then the token signs it.
+    // cluster-info for discovery, then the tokens sign it.
     let ci_kc = kubeconfig::render("", &server, &ca.cert_pem, "", Cred::Token(""))
         .lines()
         .take(6)
@@ -591,7 +920,9 @@ async fn init(a: &Args) -> Result<()> {
         "metadata": {"name": "cluster-info", "namespace": "kube-public"}, "data": {"kubeconfig": ci_kc}}), "kubeadm").await?;
     println!("[bootstrap-token] Using token: {token}");
     println!("[bootstrap-token] Configuring bootstrap tokens, cluster-info ConfigMap, RBAC Roles");
-    create_bootstrap_token(&api, &token, ttl).await?;
+    for (t, ttl) in &tokens {
+        create_bootstrap_token(&api, t, *ttl).await?;
+    }
     let hash = pki::ca_cert_hash(&ca.cert_pem)?;
     println!(
         "[addons] Applied essential addon: CoreDNS\n[addons] Applied essential addon: kube-proxy\n"
@@ -736,12 +1067,395 @@ async fn token_list() -> Result<()> {
     Ok(())
 }
 
+// ---------------------------------------------------------------------------------------
+// `--config` files (kubeadm.k8s.io/v1beta3 and v1beta4)
+
+/// Flags kubeadm accepts together with `--config` (kubeadm's `isAllowedFlag`, plus any
+/// `--skip-*` flag); every other flag is refused with "can not mix '--config' ...".
+const CONFIG_COMPATIBLE: &[&str] = &[
+    "config",
+    "ignore-preflight-errors",
+    "dry-run",
+    "kubeconfig",
+    "node-name",
+    "kubeconfig-dir",
+    "upload-certs",
+    "print-join-command",
+    "rootfs",
+    "v",
+    "log-file",
+];
+
+/// kubeadm's `ValidateMixedArguments`: the offending flag names, sorted, as Go prints a
+/// `[]string`.
+fn check_mixed(a: &Args) -> Result<()> {
+    let mut mixed: Vec<&str> = a
+        .flags
+        .iter()
+        .map(|(f, _)| f.as_str())
+        .filter(|f| !CONFIG_COMPATIBLE.contains(f) && !f.starts_with("skip-"))
+        .collect();
+    mixed.sort_unstable();
+    mixed.dedup();
+    if !mixed.is_empty() {
+        bail!(
+            "can not mix '--config' with arguments [{}]\nTo see the stack trace of this error execute with --v=5 or higher",
+            mixed.join(" ")
+        );
+    }
+    Ok(())
+}
+
+const KUBEADM_SCHEME: &str = "k8s.io/kubernetes/cmd/kubeadm/app/apis/kubeadm/scheme/scheme.go:31";
+
+/// A warning line in klog's format (kubeadm logs its warnings through klog on stderr).
+fn klog_warning(msg: &str) {
+    let t = time::OffsetDateTime::now_utc();
+    eprintln!(
+        "W{:02}{:02} {:02}:{:02}:{:02}.{:06} {:>7} common.go:101] {msg}",
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.microsecond(),
+        std::process::id()
+    );
+}
+
+/// One document of a `--config` file.
+struct Doc {
+    path: String,
+    index: usize,
+    kind: String,
+    body: Value,
+}
+
+impl Doc {
+    fn at(&self, field: &str) -> String {
+        format!(
+            "{}.{field} (config file \"{}\", document {})",
+            self.kind, self.path, self.index
+        )
+    }
+
+    fn get(&self, field: &str) -> Option<&Value> {
+        field
+            .split('.')
+            .try_fold(&self.body, |v, k| v.get(k))
+            .filter(|v| !v.is_null())
+    }
+
+    fn type_error(&self, field: &str, v: &Value, want: &str) -> anyhow::Error {
+        let got = match v {
+            Value::Bool(_) => "bool",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+            Value::Null => "null",
+        };
+        anyhow!(
+            "json: cannot unmarshal {got} into Go struct field {} of type {want}",
+            self.at(field)
+        )
+    }
+
+    fn str(&self, field: &str) -> Result<Option<String>> {
+        match self.get(field) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(v) => Err(self.type_error(field, v, "string")),
+        }
+    }
+
+    fn bool(&self, field: &str) -> Result<bool> {
+        match self.get(field) {
+            None => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(v) => Err(self.type_error(field, v, "bool")),
+        }
+    }
+
+    fn port(&self, field: &str) -> Result<Option<u16>> {
+        match self.get(field) {
+            None => Ok(None),
+            Some(v) => v
+                .as_u64()
+                .and_then(|p| u16::try_from(p).ok())
+                .map(Some)
+                .ok_or_else(|| self.type_error(field, v, "int32 (a port 0-65535)")),
+        }
+    }
+
+    fn strings(&self, field: &str) -> Result<Vec<String>> {
+        match self.get(field) {
+            None => Ok(vec![]),
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    s.as_str()
+                        .map(String::from)
+                        .ok_or_else(|| self.type_error(&format!("{field}[{i}]"), s, "string"))
+                })
+                .collect(),
+            Some(v) => Err(self.type_error(field, v, "[]string")),
+        }
+    }
+
+    /// kubeadm's strict decoding: unknown fields are warnings. Only key names are
+    /// printed (values may be secrets). `known` lists dotted paths; `a.*` allows
+    /// anything under `a`.
+    fn warn_unknown(&self, known: &[&str]) {
+        let mut stack = vec![(String::new(), &self.body)];
+        while let Some((prefix, v)) = stack.pop() {
+            let Some(m) = v.as_object() else { continue };
+            for (k, child) in m {
+                let full = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                if known.contains(&format!("{full}.*").as_str()) {
+                    continue;
+                }
+                if !known.contains(&full.as_str()) {
+                    klog_warning(&format!(
+                        "strict decoding error: unknown field \"{full}\" in {} (config file \"{}\", document {})",
+                        self.kind, self.path, self.index
+                    ));
+                    continue;
+                }
+                let sub = format!("{full}.");
+                if known.iter().any(|p| p.starts_with(&sub)) {
+                    stack.push((full, child));
+                }
+            }
+        }
+    }
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        std::io::ErrorKind::IsADirectory => "is a directory".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// Read a kubeadm config file: every document must have `apiVersion` and `kind`;
+/// kubeadm API versions other than v1beta3 (deprecated, a warning) and v1beta4 fail as
+/// kubeadm fails. The file's content is never echoed (it holds tokens and keys).
+fn load_config(path: &str, wanted: &[&str]) -> Result<Vec<Doc>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        anyhow!(
+            "unable to read config from \"{path}\" : open {path}: {}",
+            io_reason(&e)
+        )
+    })?;
+    let docs: Vec<Value> = serde_saphyr::from_multiple(&text).map_err(|e| {
+        let at = e
+            .location()
+            .map(|l| format!("line {}: column {}: ", l.line(), l.column()))
+            .unwrap_or_default();
+        anyhow!(
+            "error converting YAML to JSON: yaml: {at}invalid YAML in config file \"{path}\" (content not shown)"
+        )
+    })?;
+    let mut out = Vec::new();
+    for (i, body) in docs.into_iter().enumerate() {
+        let index = i + 1;
+        if body.is_null() {
+            continue;
+        }
+        if !body.is_object() {
+            bail!("error decoding config file \"{path}\": document {index} is not a YAML mapping");
+        }
+        let kind = body["kind"].as_str().unwrap_or("").to_string();
+        let api_version = body["apiVersion"].as_str().unwrap_or("").to_string();
+        if kind.is_empty() {
+            bail!("Object 'Kind' is missing in config file \"{path}\", document {index}");
+        }
+        if api_version.is_empty() {
+            bail!("Object 'apiVersion' is missing in config file \"{path}\", document {index}");
+        }
+        if let Some(v) = api_version.strip_prefix("kubeadm.k8s.io/") {
+            let old = match v {
+                "v1alpha1" => Some("v1.11"),
+                "v1alpha2" => Some("v1.12"),
+                "v1alpha3" => Some("v1.14"),
+                "v1beta1" => Some("v1.15"),
+                "v1beta2" => Some("v1.22"),
+                _ => None,
+            };
+            if let Some(use_version) = old {
+                bail!(
+                    "your configuration file uses an old API spec: \"{api_version}\" (kind: \"{kind}\"). Please use kubeadm {use_version} instead and run 'kubeadm config migrate --old-config old-config-file --new-config new-config-file', which will write the new, similar spec using a newer API version."
+                );
+            }
+            match v {
+                "v1beta4" => {}
+                "v1beta3" => klog_warning(&format!(
+                    "your configuration file uses a deprecated API spec: \"{api_version}\" (kind: \"{kind}\"). Please use 'kubeadm config migrate --old-config old-config-file --new-config new-config-file', which will write the new, similar spec using a newer API version."
+                )),
+                _ => bail!(
+                    "no kind \"{kind}\" is registered for version \"{api_version}\" in scheme \"{KUBEADM_SCHEME}\""
+                ),
+            }
+        }
+        let component_config = matches!(
+            (api_version.as_str(), kind.as_str()),
+            ("kubelet.config.k8s.io/v1beta1", "KubeletConfiguration")
+                | ("kubeproxy.config.k8s.io/v1alpha1", "KubeProxyConfiguration")
+        );
+        let is_kubeadm = api_version.starts_with("kubeadm.k8s.io/");
+        if !(is_kubeadm && wanted.contains(&kind.as_str())) {
+            if !component_config {
+                let (group, version) = api_version.split_once('/').unwrap_or(("", &api_version));
+                klog_warning(&format!(
+                    "[config] WARNING: Ignored YAML document with GroupVersionKind {group}/{version}, Kind={kind}"
+                ));
+            }
+            continue;
+        }
+        out.push(Doc {
+            path: path.to_string(),
+            index,
+            kind,
+            body,
+        });
+    }
+    Ok(out)
+}
+
+/// `nodeRegistration` (InitConfiguration and JoinConfiguration), the parts with an effect.
+#[derive(Default)]
+struct NodeRegOpts {
+    name: Option<String>,
+    /// `None`: kubeadm's default taints; `Some([])`: none.
+    taints: Option<Vec<Value>>,
+    /// kubelet `--node-labels`
+    labels: Vec<(String, String)>,
+    /// kubelet `--node-ip`
+    node_ip: Option<String>,
+    ignore_preflight: Vec<String>,
+}
+
+const NODE_REGISTRATION_FIELDS: &[&str] = &[
+    "nodeRegistration",
+    "nodeRegistration.name",
+    "nodeRegistration.criSocket",
+    "nodeRegistration.taints",
+    "nodeRegistration.kubeletExtraArgs",
+    "nodeRegistration.ignorePreflightErrors",
+    "nodeRegistration.imagePullPolicy",
+    "nodeRegistration.imagePullSerial",
+];
+
+fn node_registration(d: &Doc) -> Result<NodeRegOpts> {
+    let mut o = NodeRegOpts {
+        name: d.str("nodeRegistration.name")?,
+        ignore_preflight: d.strings("nodeRegistration.ignorePreflightErrors")?,
+        ..NodeRegOpts::default()
+    };
+    let _cri_socket = d.str("nodeRegistration.criSocket")?;
+    // `taints: null` or absent → default; `taints: []` → none.
+    match d.body["nodeRegistration"].get("taints") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(items)) => {
+            let mut taints = Vec::new();
+            for (i, t) in items.iter().enumerate() {
+                let field = format!("nodeRegistration.taints[{i}]");
+                let key = t["key"].as_str().unwrap_or("");
+                if key.is_empty() {
+                    bail!("{}.key: Required value", d.at(&field));
+                }
+                let effect = t["effect"].as_str().unwrap_or("");
+                if !["NoSchedule", "PreferNoSchedule", "NoExecute"].contains(&effect) {
+                    bail!(
+                        "{}.effect: Unsupported value: \"{effect}\": supported values: \"NoExecute\", \"NoSchedule\", \"PreferNoSchedule\"",
+                        d.at(&field)
+                    );
+                }
+                let mut taint = json!({"key": key, "effect": effect});
+                if let Some(v) = t["value"].as_str() {
+                    taint["value"] = json!(v);
+                }
+                taints.push(taint);
+            }
+            o.taints = Some(taints);
+        }
+        Some(v) => return Err(d.type_error("nodeRegistration.taints", v, "[]v1.Taint")),
+    }
+    // v1beta3: a map; v1beta4: a list of {name, value}.
+    let v1beta3 = d.body["apiVersion"] == "kubeadm.k8s.io/v1beta3";
+    let mut args: Vec<(String, String)> = Vec::new();
+    match d.get("nodeRegistration.kubeletExtraArgs") {
+        None => {}
+        Some(Value::Object(m)) if v1beta3 => {
+            for (k, v) in m {
+                let v = v.as_str().ok_or_else(|| {
+                    d.type_error(
+                        &format!("nodeRegistration.kubeletExtraArgs.{k}"),
+                        v,
+                        "string",
+                    )
+                })?;
+                args.push((k.clone(), v.to_string()));
+            }
+        }
+        Some(Value::Array(items)) if !v1beta3 => {
+            for (i, item) in items.iter().enumerate() {
+                let (Some(n), Some(v)) = (item["name"].as_str(), item["value"].as_str()) else {
+                    return Err(d.type_error(
+                        &format!("nodeRegistration.kubeletExtraArgs[{i}]"),
+                        item,
+                        "v1beta4.Arg (name and value strings)",
+                    ));
+                };
+                args.push((n.to_string(), v.to_string()));
+            }
+        }
+        Some(v) => {
+            return Err(d.type_error(
+                "nodeRegistration.kubeletExtraArgs",
+                v,
+                if v1beta3 {
+                    "map[string]string"
+                } else {
+                    "[]v1beta4.Arg"
+                },
+            ));
+        }
+    }
+    for (k, v) in args {
+        match k.as_str() {
+            "node-ip" => o.node_ip = Some(v),
+            "node-labels" => o.labels.extend(
+                v.split(',')
+                    .filter_map(|l| l.split_once('='))
+                    .map(|(k, v)| (k.to_string(), v.to_string())),
+            ),
+            _ => {}
+        }
+    }
+    Ok(o)
+}
+
+fn single<'a>(docs: &'a [Doc], kind: &str) -> Option<&'a Doc> {
+    docs.iter().rev().find(|d| d.kind == kind)
+}
+
 const JOIN_FLAGS: &[&str] = &[
+    "config",
     "token",
     "discovery-token",
     "tls-bootstrap-token",
     "discovery-token-ca-cert-hash",
     "discovery-token-unsafe-skip-ca-verification",
+    "discovery-file",
     "control-plane",
     "certificate-key",
     "apiserver-advertise-address",
@@ -750,51 +1464,202 @@ const JOIN_FLAGS: &[&str] = &[
     "ignore-preflight-errors",
     "cri-socket",
     "v",
+    "skip-phases",
+    "dry-run",
 ];
+
+/// What `kubeadm join` does, from flags or from a `JoinConfiguration`.
+struct JoinOpts {
+    endpoint: Option<String>,
+    token: Option<String>,
+    /// The token the kubelet authenticates with (defaults to the discovery token).
+    tls_token: Option<String>,
+    hashes: Vec<String>,
+    unsafe_skip: bool,
+    control_plane: bool,
+    cert_key: Option<String>,
+    ip: Option<String>,
+    api_port: Option<u16>,
+    node: NodeRegOpts,
+    ignore: Vec<String>,
+    from_config: bool,
+}
+
+fn join_opts_from_flags(a: &Args) -> Result<JoinOpts> {
+    if a.get("discovery-file").is_some() {
+        bail!("file-based discovery (--discovery-file) is not supported by the kube-emu shim");
+    }
+    Ok(JoinOpts {
+        endpoint: a.positional.get(1).cloned(),
+        token: a
+            .get("discovery-token")
+            .or(a.get("token"))
+            .map(String::from),
+        tls_token: a
+            .get("tls-bootstrap-token")
+            .or(a.get("token"))
+            .map(String::from),
+        hashes: a
+            .all("discovery-token-ca-cert-hash")
+            .iter()
+            .flat_map(|h| h.split(','))
+            .map(String::from)
+            .collect(),
+        unsafe_skip: a.has("discovery-token-unsafe-skip-ca-verification"),
+        control_plane: a.has("control-plane"),
+        cert_key: a.get("certificate-key").map(String::from),
+        ip: a.get("apiserver-advertise-address").map(String::from),
+        api_port: a
+            .get("apiserver-bind-port")
+            .map(|p| p.parse())
+            .transpose()
+            .map_err(|_| anyhow!("invalid --apiserver-bind-port"))?,
+        node: NodeRegOpts {
+            name: a.get("node-name").map(String::from),
+            ..NodeRegOpts::default()
+        },
+        ignore: ignore_list(a),
+        from_config: false,
+    })
+}
+
+const JOIN_CONFIGURATION_FIELDS: &[&str] = &[
+    "apiVersion",
+    "kind",
+    "caCertPath",
+    "discovery",
+    "discovery.bootstrapToken",
+    "discovery.bootstrapToken.apiServerEndpoint",
+    "discovery.bootstrapToken.token",
+    "discovery.bootstrapToken.caCertHashes",
+    "discovery.bootstrapToken.unsafeSkipCAVerification",
+    "discovery.file.*",
+    "discovery.tlsBootstrapToken",
+    "discovery.timeout",
+    "controlPlane",
+    "controlPlane.localAPIEndpoint",
+    "controlPlane.localAPIEndpoint.advertiseAddress",
+    "controlPlane.localAPIEndpoint.bindPort",
+    "controlPlane.certificateKey",
+    "skipPhases",
+    "dryRun",
+    "patches.*",
+    "timeouts.*",
+];
+
+fn join_opts_from_config(a: &Args, path: &str) -> Result<JoinOpts> {
+    check_mixed(a)?;
+    let docs = load_config(path, &["JoinConfiguration"])?;
+    let d = single(&docs, "JoinConfiguration")
+        .ok_or_else(|| anyhow!("no JoinConfiguration found in the supplied config"))?;
+    let known: Vec<&str> = JOIN_CONFIGURATION_FIELDS
+        .iter()
+        .chain(NODE_REGISTRATION_FIELDS)
+        .copied()
+        .collect();
+    d.warn_unknown(&known);
+    if d.get("discovery.file").is_some() {
+        bail!("file-based discovery (discovery.file) is not supported by the kube-emu shim");
+    }
+    if d.get("discovery.bootstrapToken").is_none() {
+        bail!("discovery: Invalid value: \"\": bootstrapToken or file must be set");
+    }
+    let token = d.str("discovery.bootstrapToken.token")?;
+    let node = node_registration(d)?;
+    let mut ignore = ignore_list(a);
+    ignore.extend(node.ignore_preflight.iter().cloned());
+    let control_plane = d.get("controlPlane").is_some();
+    Ok(JoinOpts {
+        endpoint: d
+            .str("discovery.bootstrapToken.apiServerEndpoint")?
+            .filter(|s| !s.is_empty()),
+        tls_token: d
+            .str("discovery.tlsBootstrapToken")?
+            .filter(|s| !s.is_empty())
+            .or_else(|| token.clone()),
+        token: token.filter(|s| !s.is_empty()),
+        hashes: d.strings("discovery.bootstrapToken.caCertHashes")?,
+        unsafe_skip: d.bool("discovery.bootstrapToken.unsafeSkipCAVerification")?,
+        control_plane,
+        cert_key: d
+            .str("controlPlane.certificateKey")?
+            .filter(|s| !s.is_empty()),
+        ip: d
+            .str("controlPlane.localAPIEndpoint.advertiseAddress")?
+            .filter(|s| !s.is_empty()),
+        api_port: d
+            .port("controlPlane.localAPIEndpoint.bindPort")?
+            .filter(|p| *p != 0),
+        node,
+        ignore,
+        from_config: true,
+    })
+}
+
+/// The `serviceSubnet` of the cluster's `kubeadm-config` ConfigMap.
+fn service_subnet(kubeadm_config: &Value) -> String {
+    kubeadm_config["data"]["ClusterConfiguration"]
+        .as_str()
+        .and_then(|c| {
+            c.lines()
+                .find_map(|l| l.trim().strip_prefix("serviceSubnet:"))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "10.96.0.0/12".into())
+}
 
 async fn join(a: &Args) -> Result<()> {
     a.check_known(JOIN_FLAGS)?;
-    let endpoint = a.positional.get(1).cloned().ok_or_else(|| anyhow!("discovery: Invalid value: \"\": using token-based discovery without a discovery token API server endpoint"))?;
-    let token = a.get("discovery-token").or(a.get("token")).ok_or_else(|| anyhow!("discovery.bootstrapToken.token: Invalid value: \"\": using token-based discovery without a discovery token"))?.to_string();
-    let hashes = a
-        .all("discovery-token-ca-cert-hash")
-        .iter()
-        .flat_map(|h| h.split(','))
-        .map(String::from)
-        .collect::<Vec<_>>();
-    if hashes.is_empty() && !a.has("discovery-token-unsafe-skip-ca-verification") {
+    let o = match a.get("config") {
+        Some(path) => join_opts_from_config(a, path)?,
+        None => join_opts_from_flags(a)?,
+    };
+    node::injected_failure("kubeadm-join")?;
+    let endpoint = o.endpoint.clone().ok_or_else(|| anyhow!("discovery: Invalid value: \"\": using token-based discovery without a discovery token API server endpoint"))?;
+    let token = o.token.clone().ok_or_else(|| anyhow!("discovery.bootstrapToken.token: Invalid value: \"\": using token-based discovery without a discovery token"))?;
+    if o.hashes.is_empty() && !o.unsafe_skip {
         bail!(
             "discovery.bootstrapToken: Invalid value: \"\": using token-based discovery without caCertHashes can be unsafe. Set unsafeSkipCAVerification as true in your kubeadm config file or pass --discovery-token-unsafe-skip-ca-verification flag to continue"
         );
     }
-    let control_plane = a.has("control-plane");
-    let cert_key = a.get("certificate-key");
-    if control_plane && cert_key.is_none() {
+    let control_plane = o.control_plane;
+    if control_plane && o.cert_key.is_none() {
         bail!(
             "error execution phase control-plane-prepare/download-certs: the --certificate-key flag is required for downloading the certificates"
         );
     }
-    if !valid_token(&token) {
-        bail!(
-            "error execution phase preflight: the bootstrap token \"{token}\" was not of the form \"^([a-z0-9]{{6}})\\.([a-z0-9]{{16}})$\""
-        );
+    let tls_token = o.tls_token.clone().unwrap_or_else(|| token.clone());
+    for (field, t) in [
+        ("discovery.bootstrapToken.token", &token),
+        ("discovery.tlsBootstrapToken", &tls_token),
+    ] {
+        if !valid_token(t) {
+            if o.from_config {
+                bail!(
+                    "error execution phase preflight: {field}: the bootstrap token in the config file was not of the form \"^([a-z0-9]{{6}})\\.([a-z0-9]{{16}})$\""
+                );
+            }
+            bail!(
+                "error execution phase preflight: the bootstrap token \"{t}\" was not of the form \"^([a-z0-9]{{6}})\\.([a-z0-9]{{16}})$\""
+            );
+        }
     }
-    let ip = a
-        .get("apiserver-advertise-address")
-        .map(String::from)
-        .unwrap_or_else(node::host_ip);
-    let api_port: u16 = a
-        .get("apiserver-bind-port")
-        .map(|p| p.parse())
-        .transpose()
-        .map_err(|_| anyhow!("invalid --apiserver-bind-port"))?
+    let ip = o.ip.clone().unwrap_or_else(node::host_ip);
+    let api_port = o
+        .api_port
         .unwrap_or_else(|| node::env_port("KUBE_EMU_API_PORT", 6443));
-    let name = a
-        .get("node-name")
-        .map(String::from)
-        .unwrap_or_else(node::hostname);
+    let name = o.node.name.clone().unwrap_or_else(node::hostname);
+    let node_ip = o.node.node_ip.clone().unwrap_or_else(|| ip.clone());
     println!("[preflight] Running pre-flight checks");
-    preflight(control_plane, api_port)?;
+    preflight(
+        if control_plane {
+            Preflight::JoinControlPlane
+        } else {
+            Preflight::JoinWorker
+        },
+        api_port,
+        &o.ignore,
+    )?;
     node::install_delay();
     // Token-based discovery: fetch cluster-info without trusting the server, then check
     // the JWS signature with the token and the CA against the pinned hashes.
@@ -820,9 +1685,7 @@ async fn join(a: &Args) -> Result<()> {
     }
     let parsed = kubeconfig::parse(kc)?;
     let hash = pki::ca_cert_hash(&parsed.ca_pem)?;
-    if !a.has("discovery-token-unsafe-skip-ca-verification")
-        && !hashes.iter().any(|h| h.eq_ignore_ascii_case(&hash))
-    {
+    if !o.unsafe_skip && !o.hashes.iter().any(|h| h.eq_ignore_ascii_case(&hash)) {
         bail!(
             "error execution phase preflight: couldn't validate the identity of the API Server: cluster CA found in cluster-info ConfigMap is not signed by any of the public keys pinned: none of the public keys \"{hash}\" are pinned\nTo see the stack trace of this error execute with --v=5 or higher"
         );
@@ -831,7 +1694,7 @@ async fn join(a: &Args) -> Result<()> {
         "[preflight] Reading configuration from the \"kubeadm-config\" ConfigMap in namespace \"kube-system\"..."
     );
     let api = Api::new(&endpoint, Some(&parsed.ca_pem), Auth::Token(&token))?;
-    let (code, _) = api
+    let (code, kubeadm_config) = api
         .get("/api/v1/namespaces/kube-system/configmaps/kubeadm-config")
         .await?;
     if code != 200 {
@@ -847,7 +1710,7 @@ async fn join(a: &Args) -> Result<()> {
         println!(
             "[download-certs] Downloading the certificates in Secret \"kubeadm-certs\" in the \"kube-system\" Namespace"
         );
-        let key = aead_key(cert_key.unwrap_or(""))?;
+        let key = aead_key(o.cert_key.as_deref().unwrap_or(""))?;
         let s = api.ok(Method::GET, "/api/v1/namespaces/kube-system/secrets/kubeadm-certs", None).await
             .map_err(|e| anyhow!("error execution phase control-plane-prepare/download-certs: error downloading certs: {e:#}"))?;
         let mut files = Vec::new();
@@ -926,13 +1789,23 @@ async fn join(a: &Args) -> Result<()> {
                     .then(|| format!("{n}={}", m.peer_urls.first().cloned().unwrap_or_default()))
             })
             .collect();
-        write_manifests(&ip, api_port, &client)?;
+        let initial_cluster = initial.join(",");
+        write_manifests(&Manifests {
+            name: &name,
+            ip: &ip,
+            api_port,
+            etcd_client_port: cport,
+            etcd_peer_port: pport,
+            initial_cluster: &initial_cluster,
+            state: "existing",
+            service_cidr: &service_subnet(&kubeadm_config),
+        })?;
         node::start_etcd(&node::EtcdSpec {
             name: &name,
             ip: &ip,
             client_port: cport,
             peer_port: pport,
-            initial_cluster: initial.join(","),
+            initial_cluster: initial_cluster.clone(),
             state: "existing",
             data_dir: host_path("/var/lib/etcd"),
         })?;
@@ -954,11 +1827,12 @@ async fn join(a: &Args) -> Result<()> {
             &local,
             &NodeReg {
                 name: &name,
-                ip: &ip,
+                ip: &node_ip,
                 control_plane: true,
                 kubelet_version: VERSION,
-                extra_labels: vec![],
+                extra_labels: o.node.labels.clone(),
                 annotations: vec![(ETCD_ANN.into(), client.clone())],
+                taints: o.node.taints.clone(),
             },
         )
         .await?;
@@ -973,7 +1847,17 @@ async fn join(a: &Args) -> Result<()> {
         );
         return Ok(());
     }
-    // Worker: the kubelet's TLS bootstrap is modelled by keeping the bootstrap token.
+    // Worker: the kubelet's TLS bootstrap is modelled by keeping the TLS bootstrap token.
+    println!(
+        "[kubelet-start] Writing kubelet configuration to file \"/var/lib/kubelet/config.yaml\"\n[kubelet-start] Starting the kubelet\n[kubelet-start] Waiting for the kubelet to perform the TLS Bootstrap"
+    );
+    let kubelet = Api::new(&endpoint, Some(&parsed.ca_pem), Auth::Token(&tls_token))?;
+    let (code, _) = kubelet.get("/api/v1/namespaces/default").await?;
+    if code == 401 {
+        bail!(
+            "error execution phase kubelet-start: failed to run Kubelet: the TLS Bootstrap failed: the tlsBootstrapToken was rejected (401 Unauthorized)\nTo see the stack trace of this error execute with --v=5 or higher"
+        );
+    }
     write_file(&pki_dir().join("ca.crt"), &parsed.ca_pem, false)?;
     write_file(
         &host_path("/etc/kubernetes/kubelet.conf"),
@@ -982,22 +1866,20 @@ async fn join(a: &Args) -> Result<()> {
             &server,
             &parsed.ca_pem,
             &format!("system:node:{name}"),
-            Cred::Token(&token),
+            Cred::Token(&tls_token),
         ),
         true,
     )?;
-    println!(
-        "[kubelet-start] Writing kubelet configuration to file \"/var/lib/kubelet/config.yaml\"\n[kubelet-start] Starting the kubelet\n[kubelet-start] Waiting for the kubelet to perform the TLS Bootstrap"
-    );
     node::register_node(
-        &api,
+        &kubelet,
         &NodeReg {
             name: &name,
-            ip: &ip,
+            ip: &node_ip,
             control_plane: false,
             kubelet_version: VERSION,
-            extra_labels: vec![],
+            extra_labels: o.node.labels.clone(),
             annotations: vec![],
+            taints: o.node.taints.clone(),
         },
     )
     .await?;

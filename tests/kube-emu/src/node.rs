@@ -142,12 +142,19 @@ pub fn etcd_urls(ip: &str, client_port: u16, peer_port: u16) -> (String, String)
     )
 }
 
+/// The client URLs an etcd member listens on: loopback first, then the host address
+/// (one URL when the host address is the loopback address), as kubeadm writes them.
+pub fn etcd_listen_client_urls(ip: &str, client_port: u16) -> String {
+    if ip == "127.0.0.1" {
+        format!("http://127.0.0.1:{client_port}")
+    } else {
+        format!("http://127.0.0.1:{client_port},http://{ip}:{client_port}")
+    }
+}
+
 pub fn start_etcd(s: &EtcdSpec<'_>) -> Result<String> {
     let (client, peer) = etcd_urls(s.ip, s.client_port, s.peer_port);
-    let mut listen = client.clone();
-    if s.ip != "127.0.0.1" {
-        listen = format!("{client},http://127.0.0.1:{}", s.client_port);
-    }
+    let listen = etcd_listen_client_urls(s.ip, s.client_port);
     std::fs::create_dir_all(&s.data_dir)?;
     let etcd = which("etcd").ok_or_else(|| anyhow!("etcd not found in PATH"))?;
     let args: Vec<String> = [
@@ -395,6 +402,9 @@ pub struct NodeReg<'a> {
     pub kubelet_version: &'a str,
     pub extra_labels: Vec<(String, String)>,
     pub annotations: Vec<(String, String)>,
+    /// `spec.taints`; `None`: kubeadm's default (the control-plane NoSchedule taint on
+    /// control-plane nodes, none elsewhere).
+    pub taints: Option<Vec<Value>>,
 }
 
 /// Register (or refresh) the Node object as a kubelet would: Ready, addresses, labels.
@@ -408,6 +418,9 @@ pub async fn register_node(api: &Api, n: &NodeReg<'_>) -> Result<()> {
         labels["node.kubernetes.io/exclude-from-external-load-balancers"] = json!("");
         taints = json!([{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]);
     }
+    if let Some(t) = &n.taints {
+        taints = Value::Array(t.clone());
+    }
     for (k, v) in &n.extra_labels {
         labels[k] = json!(v);
     }
@@ -416,7 +429,7 @@ pub async fn register_node(api: &Api, n: &NodeReg<'_>) -> Result<()> {
         ann[k] = json!(v);
     }
     let mut spec = json!({});
-    if n.control_plane {
+    if n.control_plane || n.taints.as_ref().is_some_and(|t| !t.is_empty()) {
         spec["taints"] = taints;
     }
     let node = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": n.name, "labels": labels, "annotations": ann},
@@ -454,6 +467,21 @@ pub fn write_file(path: &Path, data: &str, secret: bool) -> Result<()> {
     } else {
         std::fs::write(path, data).with_context(|| format!("write {}", path.display()))
     }
+}
+
+/// Test-only fault injection: when `/etc/kube-emu/fail-next-<verb>` exists, remove it and
+/// fail before anything is changed (verbs: `kubeadm-init`, `kubeadm-join`, `k3s-server`,
+/// `k3s-agent`). The next run proceeds normally.
+pub fn injected_failure(verb: &str) -> Result<()> {
+    let rel = format!("/etc/kube-emu/fail-next-{verb}");
+    let p = host_path(&rel);
+    if p.exists() {
+        std::fs::remove_file(&p).with_context(|| format!("remove {}", p.display()))?;
+        bail!(
+            "injected failure: {rel} was present (kube-emu test fault injection); it has been removed and nothing was changed, the next run proceeds"
+        );
+    }
+    Ok(())
 }
 
 pub fn runtime() -> Result<tokio::runtime::Runtime> {

@@ -406,3 +406,385 @@ fn three_masters_worker_failover_and_etcd_membership() {
     ok(w1.kubeadm(&bin, &["reset", "-f"]));
     assert!(!w1.root.join("etc/kubernetes/kubelet.conf").exists());
 }
+
+/// A bootstrap token whose secret part is easy to look for in any output.
+const CFG_TOKEN: &str = "emu001.s3cr3tt0k3nabcde";
+const CFG_SECRET: &str = "s3cr3tt0k3nabcde";
+const CFG_CERT_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+/// The failure text, and that it does not leak the token secret or certificate key.
+fn failed(o: Output) -> String {
+    let t = text(&o);
+    assert!(!o.status.success(), "unexpected success: {t}");
+    assert!(!t.contains(CFG_SECRET), "token secret echoed: {t}");
+    assert!(!t.contains(CFG_CERT_KEY), "certificate key echoed: {t}");
+    t
+}
+
+fn join_config(version: &str, endpoint: &str, token: &str, hash: &str, rest: &str) -> String {
+    format!(
+        "apiVersion: kubeadm.k8s.io/{version}\nkind: JoinConfiguration\ndiscovery:\n  bootstrapToken:\n    apiServerEndpoint: \"{endpoint}\"\n    token: \"{token}\"\n    caCertHashes:\n      - \"{hash}\"\n{rest}"
+    )
+}
+
+/// The `spec.containers[0].command` of a static Pod manifest.
+fn manifest_command(h: &Host, name: &str) -> Vec<String> {
+    let text =
+        std::fs::read_to_string(h.root.join(format!("etc/kubernetes/manifests/{name}.yaml")))
+            .unwrap();
+    let v: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+    v["spec"]["containers"][0]["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect()
+}
+
+fn flag_value(cmd: &[String], flag: &str) -> Option<String> {
+    let prefix = format!("{flag}=");
+    cmd.iter()
+        .find_map(|c| c.strip_prefix(&prefix).map(String::from))
+}
+
+#[test]
+fn config_files_fault_injection_manifests_and_rejoin_preflight() {
+    let dir = TempDir::new("kubeadm-cfg").unwrap();
+    let bin = dir.path().join("kubeadm");
+    std::os::unix::fs::symlink(kube_emu::harness::find_bin().unwrap(), &bin).unwrap();
+    let m1 = Host::new(dir.path(), "m1");
+    let m2 = Host::new(dir.path(), "m2");
+    let w1 = Host::new(dir.path(), "w1");
+    let endpoint = format!("127.0.0.1:{}", m1.api);
+    let init_cfg = write(
+        dir.path(),
+        "init.yaml",
+        &format!(
+            "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nbootstrapTokens:\n  - token: \"{CFG_TOKEN}\"\n    ttl: 24h0m0s\ncertificateKey: \"{CFG_CERT_KEY}\"\nlocalAPIEndpoint:\n  advertiseAddress: 127.0.0.1\n  bindPort: {}\nnodeRegistration:\n  name: m1\n  criSocket: unix:///var/run/containerd/containerd.sock\n  kubeletExtraArgs:\n    - name: node-labels\n      value: vnf.example/role=master\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: \"{endpoint}\"\nnetworking:\n  podSubnet: 10.244.0.0/16\n  serviceSubnet: 10.97.0.0/16\n",
+            m1.api
+        ),
+    );
+
+    // Flags kubeadm refuses next to --config: named, sorted, nothing started.
+    let mixed = failed(m1.kubeadm(
+        &bin,
+        &[
+            "init",
+            "--config",
+            &init_cfg,
+            "--token",
+            CFG_TOKEN,
+            "--pod-network-cidr",
+            "10.0.0.0/16",
+            "--upload-certs",
+        ],
+    ));
+    assert!(
+        mixed.contains("can not mix '--config' with arguments [pod-network-cidr token]"),
+        "{mixed}"
+    );
+    // Old, unknown and missing config files.
+    let old = write(
+        dir.path(),
+        "old.yaml",
+        "apiVersion: kubeadm.k8s.io/v1beta2\nkind: InitConfiguration\n",
+    );
+    let t = failed(m1.kubeadm(&bin, &["init", "--config", &old]));
+    assert!(
+        t.contains("your configuration file uses an old API spec: \"kubeadm.k8s.io/v1beta2\""),
+        "{t}"
+    );
+    let unknown = write(
+        dir.path(),
+        "unknown.yaml",
+        &format!(
+            "apiVersion: kubeadm.k8s.io/v1beta9\nkind: JoinConfiguration\ndiscovery:\n  tlsBootstrapToken: \"{CFG_TOKEN}\"\n"
+        ),
+    );
+    let t = failed(m1.kubeadm(&bin, &["join", "--config", &unknown]));
+    assert!(
+        t.contains(
+            "no kind \"JoinConfiguration\" is registered for version \"kubeadm.k8s.io/v1beta9\""
+        ),
+        "{t}"
+    );
+    let missing = dir.path().join("missing.yaml");
+    let t = failed(m1.kubeadm(&bin, &["init", "--config", missing.to_str().unwrap()]));
+    assert!(
+        t.contains(&format!(
+            "unable to read config from \"{}\"",
+            missing.display()
+        )),
+        "{t}"
+    );
+    let broken = write(
+        dir.path(),
+        "broken.yaml",
+        &format!("kind: JoinConfiguration\ndiscovery: [\"{CFG_TOKEN}\"\n"),
+    );
+    let t = failed(m1.kubeadm(&bin, &["join", "--config", &broken]));
+    assert!(t.contains("broken.yaml"), "{t}");
+
+    // Injected failure: fails once, changes nothing, then init runs.
+    let fail_init = m1.root.join("etc/kube-emu/fail-next-kubeadm-init");
+    std::fs::create_dir_all(fail_init.parent().unwrap()).unwrap();
+    std::fs::write(&fail_init, "").unwrap();
+    let t = failed(m1.kubeadm(&bin, &["init", "--config", &init_cfg, "--upload-certs"]));
+    assert!(t.contains("injected failure"), "{t}");
+    assert!(!fail_init.exists());
+    assert!(!m1.root.join("etc/kubernetes").exists());
+    assert!(!m1.root.join("var/lib/etcd").exists());
+    assert!(!m1.root.join("run/kube-emu").exists());
+
+    let init = ok(m1.kubeadm(&bin, &["init", "--config", &init_cfg, "--upload-certs"]));
+    assert!(init.contains("Your Kubernetes control-plane has initialized successfully!"));
+    assert_eq!(after(&init, "--token "), CFG_TOKEN);
+    assert_eq!(after(&init, "--certificate-key "), CFG_CERT_KEY);
+    let hash = after(&init, "--discovery-token-ca-cert-hash ").to_string();
+    let cc = ok(kubectl_at(
+        &m1,
+        &[
+            "get",
+            "configmap",
+            "-n",
+            "kube-system",
+            "kubeadm-config",
+            "-o",
+            "jsonpath={.data.ClusterConfiguration}",
+        ],
+        None,
+    ));
+    assert!(cc.contains("serviceSubnet: 10.97.0.0/16"), "{cc}");
+    assert!(cc.contains("podSubnet: 10.244.0.0/16"), "{cc}");
+    assert!(
+        cc.contains(&format!("controlPlaneEndpoint: {endpoint}")),
+        "{cc}"
+    );
+    let m1_node = ok(kubectl_at(
+        &m1,
+        &[
+            "get",
+            "node",
+            "m1",
+            "-o",
+            "jsonpath={.metadata.labels.vnf\\.example/role} {.spec.taints[0].key}",
+        ],
+        None,
+    ));
+    assert_eq!(m1_node, "master node-role.kubernetes.io/control-plane");
+
+    // The static Pod manifests carry the command lines the product reads.
+    let etcd = manifest_command(&m1, "etcd");
+    assert_eq!(etcd[0], "etcd");
+    assert!(etcd.contains(&"--name=m1".to_string()), "{etcd:?}");
+    let client = flag_value(&etcd, "--advertise-client-urls").unwrap();
+    assert_eq!(client, m1.etcd_url());
+    assert_eq!(
+        flag_value(&etcd, "--listen-client-urls").unwrap(),
+        m1.etcd_url()
+    );
+    assert_eq!(
+        flag_value(&etcd, "--initial-advertise-peer-urls").unwrap(),
+        format!("http://127.0.0.1:{}", m1.etcd_peer)
+    );
+    assert!(
+        flag_value(&etcd, "--data-dir")
+            .unwrap()
+            .ends_with("/m1/var/lib/etcd")
+    );
+    for tls in ["--cert-file", "--key-file", "--trusted-ca-file"] {
+        assert!(flag_value(&etcd, tls).is_none(), "{etcd:?}");
+    }
+    let list = ok(etcdctl(&client, &["member", "list"]));
+    assert!(list.contains(", m1, "), "{list}");
+    let apiserver = manifest_command(&m1, "kube-apiserver");
+    assert_eq!(apiserver[0], "kube-apiserver");
+    assert_eq!(
+        flag_value(&apiserver, "--advertise-address").unwrap(),
+        "127.0.0.1"
+    );
+    assert_eq!(
+        flag_value(&apiserver, "--secure-port").unwrap(),
+        m1.api.to_string()
+    );
+    assert_eq!(
+        flag_value(&apiserver, "--service-cluster-ip-range").unwrap(),
+        "10.97.0.0/16"
+    );
+
+    // Control-plane join from a v1beta3 JoinConfiguration (deprecated: a warning).
+    let cp = |key: &str| {
+        join_config(
+            "v1beta3",
+            &endpoint,
+            CFG_TOKEN,
+            &hash,
+            &format!(
+                "nodeRegistration:\n  name: m2\n  kubeletExtraArgs:\n    node-labels: vnf.example/role=master\ncontrolPlane:\n  localAPIEndpoint:\n    advertiseAddress: 127.0.0.1\n    bindPort: {}\n  certificateKey: \"{key}\"\n",
+                m2.api
+            ),
+        )
+    };
+    let bad_key = write(
+        dir.path(),
+        "cp-bad.yaml",
+        &cp("ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"),
+    );
+    let t = failed(m2.kubeadm(&bin, &["join", "--config", &bad_key]));
+    assert!(t.contains("message authentication failed"), "{t}");
+    let cp_cfg = write(dir.path(), "cp.yaml", &cp(CFG_CERT_KEY));
+    let o = m2.kubeadm(&bin, &["join", "--config", &cp_cfg]);
+    let all = text(&o);
+    assert!(o.status.success(), "{all}");
+    assert!(
+        !all.contains(CFG_SECRET) && !all.contains(CFG_CERT_KEY),
+        "{all}"
+    );
+    assert!(
+        all.contains(
+            "This node has joined the cluster and a new control plane instance was created"
+        )
+    );
+    assert!(
+        all.contains("uses a deprecated API spec: \"kubeadm.k8s.io/v1beta3\""),
+        "{all}"
+    );
+    let m2_etcd = manifest_command(&m2, "etcd");
+    assert!(m2_etcd.contains(&"--initial-cluster-state=existing".to_string()));
+    let m2_client = flag_value(&m2_etcd, "--advertise-client-urls").unwrap();
+    let members = ok(etcdctl(&m2_client, &["member", "list"]));
+    assert_eq!(
+        members.lines().filter(|l| l.contains("started")).count(),
+        2,
+        "{members}"
+    );
+    assert_eq!(
+        flag_value(
+            &manifest_command(&m2, "kube-apiserver"),
+            "--service-cluster-ip-range"
+        )
+        .unwrap(),
+        "10.97.0.0/16"
+    );
+
+    // Worker join from a v1beta4 JoinConfiguration.
+    let worker_rest = "nodeRegistration:\n  name: w1\n  labels: {typo: here}\n  criSocket: unix:///run/containerd/containerd.sock\n  taints:\n    - key: vnf.example/dedicated\n      value: storage\n      effect: NoSchedule\n  kubeletExtraArgs:\n    - name: node-ip\n      value: 127.0.0.1\n";
+    let w_cfg = |name: &str, token: &str, hash: &str| {
+        write(
+            dir.path(),
+            name,
+            &join_config("v1beta4", &endpoint, token, hash, worker_rest),
+        )
+    };
+    let good = w_cfg("w1.yaml", CFG_TOKEN, &hash);
+    let t = failed(w1.kubeadm(
+        &bin,
+        &[
+            "join",
+            "--config",
+            &good,
+            "--token",
+            CFG_TOKEN,
+            "--discovery-token-ca-cert-hash",
+            &hash,
+            "--v",
+            "5",
+        ],
+    ));
+    assert!(
+        t.contains("can not mix '--config' with arguments [discovery-token-ca-cert-hash token]"),
+        "{t}"
+    );
+    let t = failed(w1.kubeadm(&bin, &["join", "--config", &init_cfg]));
+    assert!(
+        t.contains("no JoinConfiguration found in the supplied config"),
+        "{t}"
+    );
+    let wrong_secret = w_cfg("w1-secret.yaml", "emu001.0123456789abcdef", &hash);
+    let t = failed(w1.kubeadm(&bin, &["join", "--config", &wrong_secret]));
+    assert!(t.contains("failed to verify JWS signature"), "{t}");
+    let wrong_id = w_cfg("w1-id.yaml", "zzzzzz.s3cr3tt0k3nabcde", &hash);
+    let t = failed(w1.kubeadm(&bin, &["join", "--config", &wrong_id]));
+    assert!(
+        t.contains("could not find a JWS signature in the cluster-info ConfigMap"),
+        "{t}"
+    );
+    let wrong_hash = w_cfg(
+        "w1-hash.yaml",
+        CFG_TOKEN,
+        "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+    );
+    let t = failed(w1.kubeadm(&bin, &["join", "--config", &wrong_hash]));
+    assert!(
+        t.contains("not signed by any of the public keys pinned"),
+        "{t}"
+    );
+    let malformed = w_cfg("w1-malformed.yaml", "not-a-token-s3cr3tt0k3nabcde", &hash);
+    let t = failed(w1.kubeadm(&bin, &["join", "--config", &malformed]));
+    assert!(t.contains("was not of the form"), "{t}");
+    assert!(!w1.root.join("etc/kubernetes/kubelet.conf").exists());
+
+    // Injected join failure: fails once with nothing changed; the re-run joins.
+    let fail_join = w1.root.join("etc/kube-emu/fail-next-kubeadm-join");
+    std::fs::create_dir_all(fail_join.parent().unwrap()).unwrap();
+    std::fs::write(&fail_join, "").unwrap();
+    let t = failed(w1.kubeadm(&bin, &["join", "--config", &good]));
+    assert!(t.contains("injected failure"), "{t}");
+    assert!(!fail_join.exists());
+    assert!(!w1.root.join("etc/kubernetes").exists());
+    let o = w1.kubeadm(&bin, &["join", "--config", &good, "--v", "5"]);
+    let all = text(&o);
+    assert!(o.status.success(), "{all}");
+    assert!(!all.contains(CFG_SECRET), "{all}");
+    assert!(all.contains("This node has joined the cluster:"));
+    assert!(
+        all.contains("strict decoding error: unknown field \"nodeRegistration.labels\""),
+        "{all}"
+    );
+    let kubelet_conf =
+        std::fs::read_to_string(w1.root.join("etc/kubernetes/kubelet.conf")).unwrap();
+    assert!(kubelet_conf.contains(&format!("server: https://{endpoint}")));
+    let w1_node = ok(kubectl_at(
+        &m2,
+        &[
+            "get",
+            "node",
+            "w1",
+            "-o",
+            "jsonpath={.spec.taints[0].key}={.spec.taints[0].value}:{.spec.taints[0].effect} {.status.addresses[0].address}",
+        ],
+        None,
+    ));
+    assert_eq!(
+        w1_node,
+        "vnf.example/dedicated=storage:NoSchedule 127.0.0.1"
+    );
+
+    // A second join on a joined node fails kubeadm's preflight; nothing is changed.
+    let t = failed(w1.kubeadm(&bin, &["join", "--config", &good]));
+    assert!(
+        t.contains(
+            "[ERROR FileAvailable--etc-kubernetes-kubelet.conf]: /etc/kubernetes/kubelet.conf already exists"
+        ),
+        "{t}"
+    );
+    assert!(
+        t.contains("[ERROR FileAvailable--etc-kubernetes-pki-ca.crt]"),
+        "{t}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(w1.root.join("etc/kubernetes/kubelet.conf")).unwrap(),
+        kubelet_conf
+    );
+    // reset -f on the worker removes kubelet.conf and pki/; then it can join again.
+    ok(w1.kubeadm(&bin, &["reset", "-f"]));
+    assert!(!w1.root.join("etc/kubernetes/kubelet.conf").exists());
+    assert!(!w1.root.join("etc/kubernetes/pki").exists());
+    ok(w1.kubeadm(&bin, &["join", "--config", &good]));
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# A k3s agent (worker) joining a cluster.
+#
+# Usage: k3s_agent.sh NODE_NAME NODE_IP SERVER_URL < secrets
+#   NODE_NAME   the node's name (DNS-1123 label)
+#   NODE_IP     the node's IPv4 address (node-ip)
+#   SERVER_URL  https://HOST:PORT of a server (or the VIP in front of them)
+#   stdin       token=<k3s token>
+#
+# /etc/rancher/k3s/config.yaml (mode 0600) holds server and token: the token is never in
+# argv or the environment. k3s is installed only when missing; started with systemd when
+# it is PID 1, else as a setsid daemon (pid file /run/vnf-mgmt-k3s.pid, log
+# /var/log/vnf-mgmt-k3s.log). A running agent with the same configuration is left alone
+# (a changed configuration restarts it). Waits until the node is registered: through the
+# kubelet's kubeconfig (/var/lib/rancher/k3s/agent/kubelet.kubeconfig) when k3s wrote one,
+# else by the agent's "Node NAME registered" log line.
+set -euo pipefail
+# shellcheck source=mgmt-driver/scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+KUBELET_KUBECONFIG=/var/lib/rancher/k3s/agent/kubelet.kubeconfig
+READY_TIMEOUT=300
+
+# node_registered NAME: the agent's node is in the API.
+node_registered() {
+  if [[ -s "$KUBELET_KUBECONFIG" ]]; then
+    k3s kubectl --kubeconfig "$KUBELET_KUBECONFIG" get node "$1" -o name >/dev/null 2>&1
+  else
+    [[ -s "$K3S_LOG" ]] && grep -Fq "Node $1 registered" "$K3S_LOG"
+  fi
+}
+
+main() {
+  (($# == 3)) || fatal "usage: k3s_agent.sh NODE_NAME NODE_IP SERVER_URL < secrets"
+  local name=$1 ip=$2 url=$3 token tmp changed=0
+  valid_dns_label "$name" || fatal "invalid node name: $name"
+  valid_ipv4 "$ip" || fatal "invalid node address: $ip"
+  valid_https_url "$url" || fatal "invalid server URL: $url (https://HOST:PORT)"
+  token=$(k3s_read_token)
+  valid_k3s_token "$token" || fatal "no valid token on stdin"
+  verify_root
+
+  tmp=$(umask 077 && mktemp)
+  {
+    printf '# Written by vnf-mgmt (k3s_agent.sh). Mode 0600: holds the cluster token.\n'
+    printf 'node-name: "%s"\n' "$name"
+    printf 'node-ip: "%s"\n' "$ip"
+    printf 'server: "%s"\n' "$url"
+    printf 'token: "%s"\n' "$token"
+  } >"$tmp"
+  k3s_ensure_installed agent
+  k3s_write_config "$tmp" && changed=1
+  if k3s_running agent; then
+    if ((changed)); then
+      info "configuration of $name changed: restarting the k3s agent"
+      k3s_stop agent
+      k3s_start agent
+    else
+      info "k3s agent running on $name with the same configuration"
+    fi
+  else
+    k3s_start agent
+  fi
+  k3s_wait agent "$READY_TIMEOUT" node_registered "$name"
+  info "k3s agent $name registered with $url"
+}
+
+main "$@"

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# etcd maintenance on a kubeadm control-plane node (stacked etcd), with etcdctl against
+# this node's own member.
+#
+# Usage: k8s_etcd.sh snapshot PATH        saves a snapshot to PATH (mode 0600); prints
+#                                         snapshot=PATH sha256=<hex>
+#        k8s_etcd.sh member-remove NAME   removes the member named exactly NAME (absent:
+#                                         nothing to do)
+#        k8s_etcd.sh member-count         prints members=N
+#
+# The client URL and TLS files come from the etcd static Pod manifest
+# (/etc/kubernetes/manifests/etcd.yaml): the 127.0.0.1 URL of --listen-client-urls when
+# there is one, else the first of --advertise-client-urls; --cert-file, --key-file and
+# --trusted-ca-file as the client certificate, key and CA. etcdctl is installed only when
+# missing (package etcd-client).
+set -euo pipefail
+# shellcheck source=mgmt-driver/scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+MANIFEST=/etc/kubernetes/manifests/etcd.yaml
+# etcdctl's error output of the current call (quoted in the error message); removed on exit.
+ERR=$(mktemp)
+trap 'rm -f "$ERR"' EXIT
+
+# manifest_flag NAME: prints the value of --NAME=VALUE in the manifest (list or shell
+# form; quotes stripped), empty when absent.
+manifest_flag() {
+  grep -oE -- "--$1=[^\"'[:space:]]+" "$MANIFEST" 2>/dev/null | head -n 1 | sed -E "s/^--$1=//" || true
+}
+
+# client_url: the URL etcdctl talks to.
+client_url() {
+  local listen advertise u url_re
+  listen=$(manifest_flag listen-client-urls)
+  advertise=$(manifest_flag advertise-client-urls)
+  for u in ${listen//,/ }; do
+    [[ "$u" =~ ^https?://127\.0\.0\.1:[0-9]+$ ]] && { printf '%s\n' "$u"; return 0; }
+  done
+  u=${advertise%%,*}
+  [[ -n "$u" ]] || u=${listen%%,*}
+  url_re='^https?://[][A-Za-z0-9.:-]+$'
+  [[ "$u" =~ $url_re ]] || return 1
+  printf '%s\n' "$u"
+}
+
+ETCDCTL=()
+
+# setup_etcdctl: fills ETCDCTL with the command and its connection flags.
+setup_etcdctl() {
+  [[ -s "$MANIFEST" ]] || fatal "no $MANIFEST: not a kubeadm control-plane node with stacked etcd"
+  local url cert key ca
+  url=$(client_url) || fatal "no usable client URL in $MANIFEST"
+  command -v etcdctl >/dev/null 2>&1 || ensure_packages etcd-client
+  ETCDCTL=(etcdctl --endpoints "$url" --dial-timeout 5s --command-timeout 30s)
+  cert=$(manifest_flag cert-file)
+  key=$(manifest_flag key-file)
+  ca=$(manifest_flag trusted-ca-file)
+  if [[ "$url" == https://* ]]; then
+    [[ -n "$cert" && -n "$key" && -n "$ca" ]] ||
+      fatal "$MANIFEST: an https client URL without --cert-file, --key-file and --trusted-ca-file"
+  fi
+  [[ -z "$cert" ]] || ETCDCTL+=(--cert "$cert")
+  [[ -z "$key" ]] || ETCDCTL+=(--key "$key")
+  [[ -z "$ca" ]] || ETCDCTL+=(--cacert "$ca")
+}
+
+# members: prints the member list, one "ID, STATUS, NAME, PEER URLS, CLIENT URLS, LEARNER"
+# line per member.
+members() {
+  ETCDCTL_API=3 "${ETCDCTL[@]}" member list -w simple 2>"$ERR" ||
+    fatal "etcdctl member list failed: $(head -c 400 "$ERR")"
+}
+
+cmd_snapshot() {
+  local path=$1 dir tmp sum
+  dir=$(dirname "$path")
+  [[ -d "$dir" ]] || fatal "no directory $dir for the snapshot"
+  # etcdctl writes PATH.part then renames; the umask keeps both private.
+  tmp="$path.vnf-mgmt.tmp"
+  rm -f "$tmp" "$tmp.part"
+  (umask 077 && ETCDCTL_API=3 "${ETCDCTL[@]}" snapshot save "$tmp" >"$ERR" 2>&1) || {
+    rm -f "$tmp" "$tmp.part"
+    fatal "etcdctl snapshot save failed: $(head -c 400 "$ERR")"
+  }
+  chmod 0600 "$tmp"
+  mv -f "$tmp" "$path"
+  sum=$(sha256sum "$path" | cut -d' ' -f1)
+  printf 'snapshot=%s sha256=%s\n' "$path" "$sum"
+}
+
+cmd_member_remove() {
+  local name=$1 list id
+  list=$(members)
+  id=$(awk -F', ' -v n="$name" '$3 == n { print $1 }' <<<"$list")
+  if [[ -z "$id" ]]; then
+    info "no etcd member named $name: nothing to remove"
+    return 0
+  fi
+  [[ "$id" =~ ^[0-9a-f]{1,16}$ ]] || fatal "unexpected member id for $name: $id"
+  ETCDCTL_API=3 "${ETCDCTL[@]}" member remove "$id" >"$ERR" 2>&1 ||
+    fatal "etcdctl member remove $id ($name) failed: $(head -c 400 "$ERR")"
+  info "etcd member $name ($id) removed"
+}
+
+cmd_member_count() {
+  local list
+  list=$(members)
+  printf 'members=%s\n' "$(grep -c . <<<"$list" || true)"
+}
+
+main() {
+  (($# >= 1)) || fatal "usage: k8s_etcd.sh snapshot PATH | member-remove NODE_NAME | member-count"
+  local cmd=$1
+  shift
+  case $cmd in
+    snapshot)
+      (($# == 1)) || fatal "usage: k8s_etcd.sh snapshot PATH"
+      [[ "$1" =~ ^/[A-Za-z0-9._/-]+$ && "/$1/" != *'/../'* && "$1" != */ ]] ||
+        fatal "invalid snapshot path: $1 (absolute, [A-Za-z0-9._/-], no ..)"
+      ;;
+    member-remove)
+      (($# == 1)) || fatal "usage: k8s_etcd.sh member-remove NODE_NAME"
+      valid_dns_label "$1" || fatal "invalid node name: $1"
+      ;;
+    member-count)
+      (($# == 0)) || fatal "usage: k8s_etcd.sh member-count"
+      ;;
+    *) fatal "unknown command: $cmd (snapshot, member-remove, member-count)" ;;
+  esac
+  verify_root
+  setup_etcdctl
+  case $cmd in
+    snapshot) cmd_snapshot "$1" ;;
+    member-remove) cmd_member_remove "$1" ;;
+    member-count) cmd_member_count ;;
+  esac
+}
+
+# Run unless sourced (the tests source this file to check the manifest parsing).
+[[ "${BASH_SOURCE[0]}" != "$0" ]] || main "$@"

@@ -1,0 +1,433 @@
+"""The v1 driver class loaded and driven by OpenStack Tacker's own code.
+
+Runs in the Tacker test virtualenv (``tools/tacker-venv.sh``: ``tacker`` from PyPI, the
+vnf_mgmt wheel of this run). A test distribution, built here with its own ``setup.cfg``,
+registers the class under the stevedore namespace ``tacker.tacker.mgmt.drivers`` (as an
+operator's site package or Tacker's own ``setup.cfg`` would); Tacker's real
+``VnfLcmDriver`` loads it through ``tacker.common.driver_manager.DriverManager`` and the
+hooks are called exactly as ``VnfLcmDriver`` calls them::
+
+    self._mgmt_manager.invoke(
+        self._load_vnf_interface(context, '<hook>', vnf_instance, vnfd_dict),
+        '<hook>', context=context, vnf_instance=vnf_instance,
+        <op>_request=..., grant=vnf_dict.get('grant'), grant_request=None, **kwargs)
+
+with Tacker's own objects (``VnfInstance``, ``InstantiateVnfRequest``,
+``HealVnfRequest``, ``ScaleVnfRequest``) built as Tacker's unit tests build them
+(``tacker.tests.unit.vnflcm.fakes``, ``obj_from_primitive`` as the API controller does).
+
+Stubbed, because each needs a running Tacker service and none is our code:
+``TackerManager.get_service_plugins`` (the database-backed VNFM service plugin, which
+``VnfLcmDriver.__init__`` looks up for other operations) and
+``VnfPackageVnfd.get_by_id`` (the database row mapping a VNFD id to its package
+directory under ``[vnf_package] vnf_package_csar_path``); Tacker's unit tests stub the
+same two.
+
+Without Tacker installed this module fails to import: the run must not skip silently.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import importlib
+import importlib.metadata
+import inspect
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Tuple
+from unittest import mock
+
+import pytest
+
+TESTS = Path(__file__).resolve().parents[1] / "tests"
+sys.path.insert(0, str(TESTS))
+
+from conftest import REPO, SAMPLE_PKG  # noqa: E402
+from test_lab import KUBECTL, PVC, Lab, cluster_lab  # noqa: E402,F401 (fixture)
+
+import stevedore  # noqa: E402
+import stevedore.named  # noqa: E402
+from oslo_config import cfg  # noqa: E402
+from tacker import context as tacker_context  # noqa: E402
+from tacker import objects  # noqa: E402
+from tacker.common import exceptions as tacker_exceptions  # noqa: E402
+from tacker.common import utils as tacker_utils  # noqa: E402
+from tacker.manager import TackerManager  # noqa: E402
+from tacker.objects import fields  # noqa: E402
+from tacker.vnflcm import utils as vnflcm_utils  # noqa: E402
+from tacker.vnflcm import vnflcm_driver  # noqa: E402
+from tacker.vnfm.mgmt_drivers.vnflcm_abstract_driver import (  # noqa: E402
+    VnflcmMgmtAbstractDriver,
+)
+
+objects.register_all()
+
+from tacker.tests.unit.vnflcm import fakes  # noqa: E402  (needs the registered objects)
+
+import vnf_mgmt  # noqa: E402
+import vnf_mgmt.tacker  # noqa: E402
+from vnf_mgmt.tacker import DRIVER_TYPE, KubernetesMgmtDriver  # noqa: E402
+
+NAMESPACE = "tacker.tacker.mgmt.drivers"
+SITE_DIST = "vnf-mgmt-tacker-site"
+ENTRY_POINT = "vnf_mgmt.tacker:KubernetesMgmtDriver"
+PACKAGE_UUID = "5d7b4f1e-8a6c-4c1b-9a55-0c2f6f0e9b31"
+VNFD_ID = "b1bb0ce7-ebca-4fa7-95ed-4840d70a1177"
+#: Where the v1 package keeps the driver source Tacker hash-checks (package-root relative).
+V1_DRIVER_FILE = "Scripts/vnf_mgmt_tacker.py"
+
+SETUP_CFG = f"""[metadata]
+name = {SITE_DIST}
+version = 1.0.0
+description = Site registration of the vnf-mgmt Tacker v1 management driver
+
+[options]
+py_modules =
+
+[options.entry_points]
+{NAMESPACE} =
+    {DRIVER_TYPE} = {ENTRY_POINT}
+"""
+PYPROJECT = """[build-system]
+requires = ["setuptools"]
+build-backend = "setuptools.build_meta"
+"""
+
+
+def pip(*args: str) -> None:
+    p = subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", *args],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+@pytest.fixture(scope="module")
+def site_distribution(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The test distribution: only an entry point, built and installed into this venv."""
+    src = tmp_path_factory.mktemp("site-dist")
+    (src / "setup.cfg").write_text(SETUP_CFG)
+    (src / "pyproject.toml").write_text(PYPROJECT)
+    pip("install", "-q", "--no-deps", "--no-index", "--no-build-isolation", str(src))
+    importlib.invalidate_caches()
+    try:
+        yield SITE_DIST
+    finally:
+        pip("uninstall", "-q", "-y", SITE_DIST)
+
+
+@pytest.fixture(scope="module")
+def tacker_conf() -> Iterator[cfg.ConfigOpts]:
+    """Tacker's configuration as ``tacker.conf`` would set it for this driver."""
+    cfg.CONF([], project="tacker", default_config_files=[])
+    cfg.CONF.set_override("vnflcm_mgmt_driver", ["vnflcm_noop", DRIVER_TYPE], "tacker")
+    yield cfg.CONF
+    cfg.CONF.clear_override("vnflcm_mgmt_driver", "tacker")
+
+
+def make_lcm_driver() -> vnflcm_driver.VnfLcmDriver:
+    """Tacker's ``VnfLcmDriver`` as tacker-conductor builds it (drivers loaded once)."""
+    with mock.patch.object(TackerManager, "get_service_plugins",
+                           return_value={"VNFM": mock.Mock()}):
+        return vnflcm_driver.VnfLcmDriver()
+
+
+def installed_driver_source() -> Path:
+    return Path(inspect.getfile(KubernetesMgmtDriver))
+
+
+def v1_package(csar_root: Path) -> Path:
+    """The sample package as a v1 package under ``vnf_package_csar_path/<package uuid>``:
+    the ``mgmt-drivers-kubernetes`` artifact is the installed driver source (Tacker v1
+    resolves ``file`` against the package root and compares its SHA-256 with the
+    installed class's file); the v2 script stays where it is."""
+    pkg = csar_root / PACKAGE_UUID
+    shutil.copytree(SAMPLE_PKG, pkg, symlinks=True)
+    shutil.copyfile(installed_driver_source(), pkg / V1_DRIVER_FILE)
+    for df in (pkg / "Definitions").glob("sample_kubernetes_df_*.yaml"):
+        text = df.read_text()
+        assert "file: ../Scripts/vnf_mgmt_driver.py" in text, df
+        df.write_text(text.replace("file: ../Scripts/vnf_mgmt_driver.py",
+                                   f"file: {V1_DRIVER_FILE}"))
+    return pkg
+
+
+class Tacker:
+    """A VnfLcmDriver with its package store: calls hooks the way VnfLcmDriver does."""
+
+    def __init__(self, csar_root: Path) -> None:
+        self.context = tacker_context.get_admin_context()
+        self.csar_root = csar_root
+        self.package = v1_package(csar_root)
+        self.lcm = make_lcm_driver()
+
+    def vnfd_dict(self, flavour_id: str) -> Dict[str, Any]:
+        return vnflcm_utils._get_vnfd_dict(self.context, VNFD_ID, flavour_id)
+
+    def invoke(self, hook: str, vnf_instance: Any, **kwargs: Any) -> Any:
+        vnfd = self.vnfd_dict(vnf_instance.instantiated_vnf_info.flavour_id)
+        driver = self.lcm._load_vnf_interface(self.context, hook, vnf_instance, vnfd)
+        return self.lcm._mgmt_manager.invoke(driver, hook, context=self.context,
+                                             vnf_instance=vnf_instance, **kwargs)
+
+
+@pytest.fixture
+def tacker(site_distribution: str, tacker_conf: cfg.ConfigOpts, tmp_path: Path,
+           monkeypatch: pytest.MonkeyPatch) -> Iterator[Tacker]:
+    csar_root = tmp_path / "vnfpackages"
+    csar_root.mkdir()
+    cfg.CONF.set_override("vnf_package_csar_path", str(csar_root), "vnf_package")
+    package_vnfd = fakes.return_vnf_package_vnfd(package_uuid=PACKAGE_UUID, vnfd_id=VNFD_ID)
+    with mock.patch.object(objects.VnfPackageVnfd, "get_by_id",
+                           return_value=package_vnfd):
+        yield Tacker(csar_root)
+    cfg.CONF.clear_override("vnf_package_csar_path", "vnf_package")
+
+
+def instantiate_request(body: Dict[str, Any]) -> Any:
+    """An InstantiateVnfRequest as Tacker's v1 API controller builds it from the body."""
+    req_body = tacker_utils.convert_camelcase_to_snakecase(copy.deepcopy(body))
+    return objects.InstantiateVnfRequest.obj_from_primitive(
+        req_body, context=tacker_context.get_admin_context())
+
+
+VNFC_IDS = {"masterNode": "0c5e1b4a-54d6-4a43-8d1f-2a8a7e1f9c01",
+            "workerNode": "0c5e1b4a-54d6-4a43-8d1f-2a8a7e1f9c02",
+            "storage_server": "0c5e1b4a-54d6-4a43-8d1f-2a8a7e1f9c03"}
+CPDS = {"masterNode": "masterNode_CP1", "workerNode": "workerNode_CP2",
+        "storage_server": "storage_server_CP"}
+
+
+def vnf_instance(request: Any) -> Any:
+    """An INSTANTIATED VnfInstance (Tacker's unit-test fake) with what VnfLcmDriver has
+    filled in before instantiate_end: VIM connection, flavour, stack id, additional
+    params and one VNFC per VDU (the CP ids Tacker records from the stack)."""
+    inst = fakes.return_vnf_instance(fields.VnfInstanceState.INSTANTIATED)
+    inst.vnfd_id = VNFD_ID
+    inst.vim_connection_info = request.vim_connection_info
+    info = inst.instantiated_vnf_info
+    info.flavour_id = request.flavour_id
+    info.instance_id = "7ac8c1c0-1b2a-4d44-9d5f-7d1f1a0c5e9e"
+    info.additional_params = request.additional_params
+    info.vnfc_resource_info = [
+        objects.VnfcResourceInfo(
+            id=vnfc_id, vdu_id=vdu,
+            compute_resource=objects.ResourceHandle(
+                vim_connection_id=request.vim_connection_info[0].id,
+                resource_id=str(uuid.uuid5(uuid.NAMESPACE_URL, vdu)),
+                vim_level_resource_type="OS::Nova::Server"),
+            vnfc_cp_info=[objects.VnfcCpInfo(id=str(uuid.uuid5(uuid.NAMESPACE_URL, CPDS[vdu])),
+                                             cpd_id=CPDS[vdu])])
+        for vdu, vnfc_id in VNFC_IDS.items()]
+    return inst
+
+
+def vnf_dict() -> Dict[str, Any]:
+    """The ``vnf`` dict VnfLcmDriver passes (deep-copied) as ``kwargs['vnf']``."""
+    return copy.deepcopy(fakes.vnf_dict())
+
+
+def sample_body() -> Dict[str, Any]:
+    return json.loads((REPO / "samples/requests/instantiate_simple_pv.json").read_text())
+
+
+# --- loading ------------------------------------------------------------------------
+
+
+def test_site_distribution_and_wheel_register_the_class(site_distribution: str) -> None:
+    site = importlib.metadata.distribution(site_distribution)
+    eps = [(ep.group, ep.name, ep.value) for ep in site.entry_points]
+    assert eps == [(NAMESPACE, DRIVER_TYPE, ENTRY_POINT)]
+    # The wheel's own entry point is kept: the same (name, value), so stevedore
+    # deduplicates it and Tacker sees one driver of that type.
+    wheel = importlib.metadata.distribution("vnf-mgmt")
+    assert (NAMESPACE, DRIVER_TYPE, ENTRY_POINT) in [
+        (ep.group, ep.name, ep.value) for ep in wheel.entry_points]
+    mgr = stevedore.named.NamedExtensionManager(NAMESPACE, [DRIVER_TYPE],
+                                                invoke_on_load=True)
+    assert [(e.name, e.entry_point.value) for e in mgr] == [(DRIVER_TYPE, ENTRY_POINT)]
+    assert isinstance(mgr[DRIVER_TYPE].obj, KubernetesMgmtDriver)
+
+
+def test_vnflcm_driver_loads_the_class_and_hashes_its_source(
+        site_distribution: str, tacker_conf: cfg.ConfigOpts) -> None:
+    lcm = make_lcm_driver()
+    assert DRIVER_TYPE in lcm._mgmt_manager and "vnflcm_noop" in lcm._mgmt_manager
+    driver = lcm._mgmt_manager[DRIVER_TYPE]
+    assert type(driver) is KubernetesMgmtDriver
+    assert driver.get_type() == driver.get_name() == DRIVER_TYPE
+    # _init_mgmt_driver_hash: SHA-256 of the installed class's source file, read as text.
+    src = installed_driver_source()
+    assert src.parent.parent.name == "site-packages", src
+    expected = hashlib.sha256(src.read_text().encode("utf-8")).hexdigest()
+    assert lcm._mgmt_driver_hash[DRIVER_TYPE] == expected
+
+
+def test_class_implements_tackers_abstract_driver() -> None:
+    assert issubclass(KubernetesMgmtDriver, VnflcmMgmtAbstractDriver)
+    assert KubernetesMgmtDriver.__abstractmethods__ == frozenset()
+    abstract = sorted(VnflcmMgmtAbstractDriver.__abstractmethods__)
+    # get_type/get_name/get_description and the 12 hooks: every method is abstract.
+    assert len(abstract) == 15, abstract
+    assert set(abstract) == {n for n, v in vars(VnflcmMgmtAbstractDriver).items()
+                             if callable(v) and not n.startswith("_")}
+    for name in abstract:
+        ours = inspect.signature(getattr(KubernetesMgmtDriver, name))
+        theirs = inspect.signature(getattr(VnflcmMgmtAbstractDriver, name))
+        shape = [(p.name, p.kind, p.default) for p in theirs.parameters.values()]
+        assert [(p.name, p.kind, p.default) for p in ours.parameters.values()] == shape, name
+
+
+def test_vnfd_interfaces_resolve_to_the_driver(tacker: Tacker) -> None:
+    inst = vnf_instance(instantiate_request(sample_body()))
+    vnfd = tacker.vnfd_dict("simple")
+    for hook in ("instantiate_start", "instantiate_end", "heal_start", "heal_end",
+                 "scale_start", "scale_end", "terminate_start", "terminate_end"):
+        assert tacker.lcm._load_vnf_interface(tacker.context, hook, inst, vnfd) == DRIVER_TYPE
+    # Operations the VNFD does not map fall back to Tacker's no-op driver.
+    assert tacker.lcm._load_vnf_interface(tacker.context, "modify_information_start", inst,
+                                          vnfd) == "vnflcm_noop"
+    # A package whose driver file differs from the installed class is refused by Tacker.
+    (tacker.package / V1_DRIVER_FILE).write_text("# another driver\n")
+    with pytest.raises(tacker_exceptions.MgmtDriverHashMatchFailure):
+        tacker.lcm._load_vnf_interface(tacker.context, "instantiate_end", inst, vnfd)
+
+
+def test_no_op_hooks_with_tacker_objects(tacker: Tacker) -> None:
+    req = instantiate_request(sample_body())
+    inst = vnf_instance(req)
+    assert tacker.invoke("instantiate_start", inst, instantiate_vnf_request=req,
+                         grant=None, grant_request=None) is None
+    assert tacker.invoke("terminate_start", inst,
+                         terminate_vnf_request=objects.TerminateVnfRequest(
+                             termination_type=fields.VnfInstanceTerminationType.GRACEFUL),
+                         grant=None, grant_request=None, vnf=vnf_dict()) is None
+
+
+def test_scale_hooks_with_tacker_objects(tacker: Tacker) -> None:
+    inst = vnf_instance(instantiate_request(sample_body()))
+    # scale_start runs for SCALE_IN only, with the members Heat chose for removal.
+    scale_in = fakes.scale_request("SCALE_IN", "worker_instance", 1, False)
+    with pytest.raises(vnf_mgmt.NotImplementedOperation) as ei:
+        tacker.invoke("scale_start", inst, scale_vnf_request=scale_in, grant=None,
+                      grant_request=None, scale_name_list=["worker_instance-2"],
+                      scale_out_id_list=["a0c2d4e6-0000-4000-8000-000000000002"],
+                      vnf=vnf_dict())
+    assert ei.value.code == "driver.operation.not_implemented"
+    assert "worker_instance-2" in str(ei.value) and "'worker_instance'" in str(ei.value)
+    # scale_end runs for SCALE_OUT only, with the new members' nested stack ids.
+    scale_out = fakes.scale_request("SCALE_OUT", "worker_instance", 2, False)
+    with pytest.raises(vnf_mgmt.NotImplementedOperation) as ei:
+        tacker.invoke("scale_end", inst, scale_vnf_request=scale_out, grant=None,
+                      grant_request=None,
+                      scale_out_id_list=["a0c2d4e6-0000-4000-8000-000000000003"],
+                      vnf=vnf_dict())
+    assert "a0c2d4e6-0000-4000-8000-000000000003" in str(ei.value)
+    assert "2 step(s)" in str(ei.value)
+    # The other direction is a no-op (as Tacker's sample driver).
+    assert tacker.invoke("scale_end", inst, scale_vnf_request=scale_in, grant=None,
+                         grant_request=None, scale_out_id_list=[], vnf=vnf_dict()) is None
+
+
+def test_heal_of_an_unknown_vnfc_is_a_validation_error(tacker: Tacker) -> None:
+    inst = vnf_instance(instantiate_request(sample_body()))
+    heal = objects.HealVnfRequest(context=tacker.context, vnfc_instance_id=[
+        "ffffffff-0000-4000-8000-000000000000"], cause="test")
+    with pytest.raises(vnf_mgmt.ValidationError) as ei:
+        tacker.invoke("heal_start", inst, heal_vnf_request=heal, grant=None,
+                      grant_request=None)
+    assert ei.value.error_codes == ["request.heal.unknown_vnfc"]
+
+
+def test_instantiate_end_invalid_request_is_validation_error(tacker: Tacker) -> None:
+    body = sample_body()
+    body["flavourId"] = "large"
+    req = instantiate_request(body)
+    inst = vnf_instance(req)
+    inst.instantiated_vnf_info.flavour_id = "simple"  # the VNFD lookup needs a real one
+    with pytest.raises(vnf_mgmt.ValidationError) as ei:
+        tacker.invoke("instantiate_end", inst, instantiate_vnf_request=req, grant=None,
+                      grant_request=None, vnf=vnf_dict())
+    assert "request.flavour.unknown" in ei.value.error_codes
+
+
+# --- against the lab ----------------------------------------------------------------
+
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0, reason="the lab needs root (network namespaces, loop devices)")
+
+
+def pvs(lab: Lab) -> List[str]:
+    out = lab.exec("m1", *KUBECTL, "get", "pv", "-o", "name").stdout
+    return sorted(line.split("/", 1)[1] for line in out.split() if "/" in line)
+
+
+def pv_nfs(lab: Lab, name: str) -> Tuple[str, str]:
+    pv = json.loads(lab.exec("m1", *KUBECTL, "get", "pv", name, "-o", "json").stdout)
+    return pv["spec"]["nfs"]["server"], pv["spec"]["nfs"]["path"]
+
+
+def sha256_on(lab: Lab, host: str, path: str) -> str:
+    return lab.exec(host, "sha256sum", path).stdout.split()[0]
+
+
+@needs_root
+def test_lab_instantiate_end_and_storage_heal_with_tacker_objects(
+        tacker: Tacker, cluster_lab: Lab, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    lab = cluster_lab
+    # tacker-conductor's environment configures the driver (Tacker gives it no arguments):
+    # the lab's host keys and a journal directory.
+    monkeypatch.setenv("VNF_MGMT_KNOWN_HOSTS", lab.info["known_hosts"])
+    monkeypatch.setenv("VNF_MGMT_STATE_DIR", str(tmp_path / "state"))
+    tacker.lcm = make_lcm_driver()  # the driver singleton, built at conductor start
+    inventory = tmp_path / "inventory.json"
+    inventory.write_text(json.dumps(lab.inventory()))
+    body = lab.request()
+    body["additionalParams"]["vnf_mgmt_inventory"] = str(inventory)
+    req = instantiate_request(body)
+    inst = vnf_instance(req)
+
+    # instantiate_end: storage server, NFS exports and the PVs on the cluster.
+    assert tacker.invoke("instantiate_end", inst, instantiate_vnf_request=req, grant=None,
+                         grant_request=None, vnf=vnf_dict()) is None
+    assert pvs(lab) == ["nfs-pv1", "nfs-pv2"]
+    assert pv_nfs(lab, "nfs-pv1") == (lab.ip["s1"], "/volume/nfs/pv1")
+    exports = lab.exports()
+    assert "/volume/nfs/pv1" in exports and "/volume/nfs/pv2" in exports, exports
+    lab.exec("s1", "sh", "-c", "head -c 65536 /dev/urandom > /volume/nfs/pv1/data.bin")
+    data_sum = sha256_on(lab, "s1", "/volume/nfs/pv1/data.bin")
+
+    heal = objects.HealVnfRequest(
+        context=tacker.context,
+        **tacker_utils.convert_camelcase_to_snakecase(
+            {"vnfcInstanceId": [VNFC_IDS["storage_server"]], "cause": "storage VM lost"}))
+
+    # A claim binds nfs-pv1: heal_start is refused, nothing is deleted.
+    lab.exec("m1", "sh", "-c", f"printf '%s' '{PVC}' | {' '.join(KUBECTL)} create "
+             "--validate=false -f -")
+    with pytest.raises(vnf_mgmt.PersistentVolumeInUse) as ei:
+        tacker.invoke("heal_start", inst, heal_vnf_request=heal, grant=None,
+                      grant_request=None)
+    assert ei.value.code == "driver.kube.pv_in_use"
+    assert ei.value.volumes == ["nfs-pv1"]
+    assert ei.value.claims == ["default/data"]
+    assert pvs(lab) == ["nfs-pv1", "nfs-pv2"]
+
+    # The claim goes away: heal_start deletes our PVs; (Tacker rebuilds the VM here);
+    # heal_end sets the storage server up again and registers the PVs; the data is kept.
+    lab.exec("m1", *KUBECTL, "delete", "pvc", "data", "-n", "default")
+    assert tacker.invoke("heal_start", inst, heal_vnf_request=heal, grant=None,
+                         grant_request=None) is None
+    assert pvs(lab) == []
+    assert tacker.invoke("heal_end", inst, heal_vnf_request=heal, grant=None,
+                         grant_request=None, vnf=vnf_dict()) is None
+    assert pvs(lab) == ["nfs-pv1", "nfs-pv2"]
+    assert pv_nfs(lab, "nfs-pv2") == (lab.ip["s1"], "/volume/nfs/pv2")
+    assert sha256_on(lab, "s1", "/volume/nfs/pv1/data.bin") == data_sum
+    exports = lab.exports()
+    assert "/volume/nfs/pv1" in exports and "/volume/nfs/pv2" in exports, exports
