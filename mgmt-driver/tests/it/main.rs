@@ -4,6 +4,7 @@ mod util;
 
 mod error_codes;
 mod invalid_samples;
+mod kube_ops;
 mod lab_cluster_exec;
 mod lab_heal;
 mod lab_instantiate;
