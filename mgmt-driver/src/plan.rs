@@ -191,45 +191,62 @@ pub enum Action {
         /// PersistentVolume names from the package's manifests.
         names: Vec<String>,
     },
-    /// Cordon, drain and optionally delete Nodes.
+    /// Cordon each Node, evict its pods through the Eviction API (all namespaces; pods
+    /// owned by a DaemonSet and mirror/static pods are left; PodDisruptionBudgets
+    /// respected: a 429 is retried every 2 s until the step timeout, then the step fails
+    /// naming the pod and the budget), wait until the evicted pods are gone, then delete
+    /// the Node objects when `delete_nodes`. A Node that does not exist counts as drained
+    /// and deleted (idempotent re-run). Admin credentials are read from `kubeconfig` on
+    /// the step's host (a master).
     KubeDrainNodes {
         /// Path of the admin kubeconfig on the host.
         kubeconfig: String,
-        /// API endpoint overriding the kubeconfig's server.
+        /// API endpoint overriding the kubeconfig's server (the cluster VIP), if known.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         endpoint: Option<String>,
         /// Kubernetes node names.
         nodes: Vec<String>,
-        /// Delete the Node objects afterwards.
+        /// Delete the Node objects once drained.
         delete_nodes: bool,
     },
-    /// Delete Node objects without draining.
+    /// Delete Node objects without draining (a node whose VM is already gone). Missing =
+    /// done. Admin credentials are read from `kubeconfig` on the step's host.
     KubeDeleteNodes {
         /// Path of the admin kubeconfig on the host.
         kubeconfig: String,
-        /// API endpoint overriding the kubeconfig's server.
+        /// API endpoint overriding the kubeconfig's server (the cluster VIP), if known.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         endpoint: Option<String>,
         /// Kubernetes node names.
         nodes: Vec<String>,
     },
-    /// Export the orchestrator's access.
+    /// Create (server-side apply, idempotent) ServiceAccount `service_account` in
+    /// `namespace`, a ClusterRoleBinding `<service_account>` to `cluster-admin`, and an
+    /// explicit `kubernetes.io/service-account-token` Secret `<service_account>-token`
+    /// (the auto-created token Secret does not exist on Kubernetes >= 1.24; an explicit
+    /// one gives the non-expiring token a VIM registration needs); wait until the token
+    /// controller has filled it; keep the token (a secret, redacted everywhere), the CA
+    /// certificate and the API endpoint (`endpoint` if given, else the admin kubeconfig's
+    /// server) as the run's cluster access ([`crate::exec::Summary::access`]). Always
+    /// runs (never skipped by the journal), so every run returns the access.
     KubeExportAccess {
         /// Path of the admin kubeconfig on the host.
         kubeconfig: String,
-        /// API endpoint overriding the kubeconfig's server.
+        /// API endpoint overriding the kubeconfig's server (the cluster VIP), if known;
+        /// also the endpoint of the exported access.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         endpoint: Option<String>,
-        /// Namespace of the ServiceAccount.
+        /// Namespace of the ServiceAccount (`kube-system`).
         namespace: String,
-        /// ServiceAccount name.
+        /// ServiceAccount name (DNS-1123 label, at most 57 characters).
         service_account: String,
     },
-    /// Revoke the exported access.
+    /// Delete what [`Action::KubeExportAccess`] created (token Secret, ClusterRoleBinding,
+    /// ServiceAccount); missing = done. Afterwards the token no longer authenticates.
     KubeRevokeAccess {
         /// Path of the admin kubeconfig on the host.
         kubeconfig: String,
-        /// API endpoint overriding the kubeconfig's server.
+        /// API endpoint overriding the kubeconfig's server (the cluster VIP), if known.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         endpoint: Option<String>,
         /// Namespace of the ServiceAccount.
@@ -361,34 +378,6 @@ impl Plan {
                 Action::KubeWaitNodesReady { nodes, .. } => {
                     format!("kube wait until Nodes Ready: {}", nodes.join(", "))
                 }
-                Action::KubeDrainNodes {
-                    nodes,
-                    delete_nodes,
-                    ..
-                } => format!(
-                    "kube drain {}{}",
-                    nodes.join(", "),
-                    if *delete_nodes {
-                        " and delete the Nodes"
-                    } else {
-                        ""
-                    }
-                ),
-                Action::KubeDeleteNodes { nodes, .. } => {
-                    format!("kube delete Nodes {}", nodes.join(", "))
-                }
-                Action::KubeExportAccess {
-                    namespace,
-                    service_account,
-                    ..
-                } => format!(
-                    "kube export access: ServiceAccount {namespace}/{service_account} + token"
-                ),
-                Action::KubeRevokeAccess {
-                    namespace,
-                    service_account,
-                    ..
-                } => format!("kube revoke access: ServiceAccount {namespace}/{service_account}"),
                 Action::KubeDeletePvs {
                     instance, names, ..
                 } => format!(
@@ -399,6 +388,38 @@ impl Plan {
                     } else {
                         names.join(", ")
                     }
+                ),
+                Action::KubeDrainNodes {
+                    nodes,
+                    delete_nodes,
+                    ..
+                } => format!(
+                    "kube drain Nodes {} (cordon, evict except DaemonSet/mirror pods, PodDisruptionBudgets respected){}",
+                    nodes.join(", "),
+                    if *delete_nodes {
+                        ", then delete them"
+                    } else {
+                        ""
+                    }
+                ),
+                Action::KubeDeleteNodes { nodes, .. } => {
+                    format!("kube delete Nodes {} (no drain)", nodes.join(", "))
+                }
+                Action::KubeExportAccess {
+                    namespace,
+                    service_account,
+                    ..
+                } => format!(
+                    "kube export access: ServiceAccount {namespace}/{service_account}, ClusterRoleBinding {service_account} -> cluster-admin, token Secret {namespace}/{}",
+                    crate::kube::token_secret_name(service_account)
+                ),
+                Action::KubeRevokeAccess {
+                    namespace,
+                    service_account,
+                    ..
+                } => format!(
+                    "kube revoke access: delete Secret {namespace}/{}, ClusterRoleBinding {service_account}, ServiceAccount {namespace}/{service_account}",
+                    crate::kube::token_secret_name(service_account)
                 ),
             };
             let _ = writeln!(s, "[{}] {}: {}  # {}", st.phase, st.id, what, st.reason);

@@ -146,6 +146,7 @@ fn run_job(job: &Job) -> Result<(String, mgmt_driver::exec::Summary), Failure> {
             executed: summary.executed + end.executed,
             skipped: summary.skipped + end.skipped,
             trusted_on_first_use: trusted,
+            access: end.access.or(summary.access),
         },
     ))
 }

@@ -66,8 +66,14 @@ pub mod codes {
         SECRET_MISSING = "driver.step.secret_missing";
         /// A capturing step succeeded but did not print one of the `key=value` outputs it must produce.
         OUTPUT_MISSING = "driver.step.output_missing";
+        /// A drain could not evict a pod before the step timeout because a PodDisruptionBudget kept refusing it (the message names the pod and the budget); the Nodes stay cordoned, none was deleted.
+        DRAIN_BLOCKED = "driver.kube.drain_blocked";
     }
 }
+
+/// Name of the exported access token in the run's secret store (a later step may take it
+/// on stdin as this secret).
+pub const ACCESS_TOKEN_SECRET: &str = "cluster.access.bearer_token";
 
 /// Execution knobs.
 #[derive(Debug, Clone)]
@@ -156,6 +162,9 @@ pub struct Summary {
     pub skipped: usize,
     /// Host keys trusted on first use (host, description).
     pub trusted_on_first_use: Vec<(String, String)>,
+    /// The cluster access a [`Action::KubeExportAccess`] step produced in this run (the
+    /// last one, if several); its token is a [`crate::secret::Secret`].
+    pub access: Option<crate::kube::ClusterAccess>,
 }
 
 struct Ctx<'a> {
@@ -166,6 +175,8 @@ struct Ctx<'a> {
     journal: Mutex<Journal>,
     /// Secrets produced by earlier steps of this run (`capture`).
     outputs: std::sync::RwLock<Secrets>,
+    /// Cluster access exported by a `kube_export_access` step of this run.
+    access: Mutex<Option<crate::kube::ClusterAccess>>,
 }
 
 impl Ctx<'_> {
@@ -414,15 +425,101 @@ impl Ctx<'_> {
                 );
                 Ok(())
             }
-            Action::KubeDrainNodes { .. }
-            | Action::KubeDeleteNodes { .. }
-            | Action::KubeExportAccess { .. }
-            | Action::KubeRevokeAccess { .. } => Err(Ok(self.error(
-                codes::SETUP,
-                Some(&h.name),
-                Some(&step.id),
-                "placeholder".into(),
-            ))),
+            Action::KubeDrainNodes {
+                kubeconfig,
+                endpoint,
+                nodes,
+                delete_nodes,
+            } => {
+                let admin = self.read_kubeconfig(conn, kubeconfig, timeout, h, step)?;
+                let out = crate::kube::drain_nodes(
+                    &admin,
+                    endpoint.as_deref(),
+                    nodes,
+                    *delete_nodes,
+                    timeout,
+                )
+                .map_err(|e| Ok(self.kube_error(e, h, step)))?;
+                tracing::info!(
+                    host = %h.name,
+                    step = %step.id,
+                    "drained Node(s) {}: evicted [{}], left [{}], deleted [{}], missing [{}]",
+                    nodes.join(", "),
+                    out.evicted.join(", "),
+                    out.left.join(", "),
+                    out.deleted_nodes.join(", "),
+                    out.missing_nodes.join(", ")
+                );
+                Ok(())
+            }
+            Action::KubeDeleteNodes {
+                kubeconfig,
+                endpoint,
+                nodes,
+            } => {
+                let admin = self.read_kubeconfig(conn, kubeconfig, timeout, h, step)?;
+                let deleted =
+                    crate::kube::delete_nodes(&admin, endpoint.as_deref(), nodes, timeout)
+                        .map_err(|e| Ok(self.kube_error(e, h, step)))?;
+                tracing::info!(
+                    host = %h.name,
+                    step = %step.id,
+                    "deleted Node(s): {}",
+                    deleted.join(", ")
+                );
+                Ok(())
+            }
+            Action::KubeExportAccess {
+                kubeconfig,
+                endpoint,
+                namespace,
+                service_account,
+            } => {
+                let admin = self.read_kubeconfig(conn, kubeconfig, timeout, h, step)?;
+                let access = crate::kube::export_access(
+                    &admin,
+                    endpoint.as_deref(),
+                    namespace,
+                    service_account,
+                    timeout,
+                )
+                .map_err(|e| Ok(self.kube_error(e, h, step)))?;
+                // Redacted everywhere from now on; later steps may take it on stdin.
+                if let Ok(mut o) = self.outputs.write() {
+                    o.insert(ACCESS_TOKEN_SECRET, access.bearer_token.clone());
+                }
+                if let Ok(mut a) = self.access.lock() {
+                    *a = Some(access);
+                }
+                Ok(())
+            }
+            Action::KubeRevokeAccess {
+                kubeconfig,
+                endpoint,
+                namespace,
+                service_account,
+            } => {
+                let admin = self.read_kubeconfig(conn, kubeconfig, timeout, h, step)?;
+                let deleted = crate::kube::revoke_access(
+                    &admin,
+                    endpoint.as_deref(),
+                    namespace,
+                    service_account,
+                    timeout,
+                )
+                .map_err(|e| Ok(self.kube_error(e, h, step)))?;
+                tracing::info!(
+                    host = %h.name,
+                    step = %step.id,
+                    "revoked cluster access: deleted {}",
+                    if deleted.is_empty() {
+                        "nothing (already gone)".to_string()
+                    } else {
+                        deleted.join(", ")
+                    }
+                );
+                Ok(())
+            }
             Action::RunScript {
                 script,
                 args,
@@ -548,6 +645,7 @@ impl Ctx<'_> {
         let (code, message) = match e {
             crate::kube::KubeError::Api(m) => (codes::KUBE_API, m),
             crate::kube::KubeError::Timeout(m) => (codes::KUBE_TIMEOUT, m),
+            crate::kube::KubeError::DrainBlocked(m) => (codes::DRAIN_BLOCKED, m),
             crate::kube::KubeError::InUse(bound) => (
                 codes::PV_IN_USE,
                 format!(
@@ -616,17 +714,23 @@ impl Ctx<'_> {
                     }
                     (Action::UploadFile { .. }, None) => false,
                     (Action::RunScript { capture, .. }, _) if !capture.is_empty() => false,
+                    // The access (token) must be produced by every run.
+                    (Action::KubeExportAccess { .. }, _) => false,
+                    // Done means done: re-running a drain or delete after the journal says
+                    // so could remove a Node that joined again meanwhile.
                     (
-                        Action::RunScript { .. }
-                        | Action::KubeApply { .. }
-                        | Action::KubeDeletePvs { .. }
-                        | Action::KubeWaitNodesReady { .. }
-                        | Action::KubeDrainNodes { .. }
+                        Action::KubeDrainNodes { .. }
                         | Action::KubeDeleteNodes { .. }
                         | Action::KubeRevokeAccess { .. },
                         _,
                     ) => true,
-                    (Action::KubeExportAccess { .. }, _) => false,
+                    (
+                        Action::RunScript { .. }
+                        | Action::KubeApply { .. }
+                        | Action::KubeDeletePvs { .. }
+                        | Action::KubeWaitNodesReady { .. },
+                        _,
+                    ) => true,
                 };
                 if holds {
                     skipped += 1;
@@ -748,6 +852,7 @@ pub fn execute(
         events,
         journal: Mutex::new(journal),
         outputs: std::sync::RwLock::new(Secrets::new()),
+        access: Mutex::new(None),
     };
     let t0 = Instant::now();
     let r = execute_inner(&ctx);
@@ -911,6 +1016,7 @@ fn execute_inner(ctx: &Ctx<'_>) -> Result<Summary, ExecError> {
             return Err(e);
         }
     }
+    summary.access = ctx.access.lock().ok().and_then(|mut a| a.take());
     Ok(summary)
 }
 

@@ -282,6 +282,22 @@ impl Server {
                 self.ensure_default_sa(ns).await?;
             }
         }
+        // kube-apiserver's RBAC bootstrap policy: the `cluster-admin` ClusterRole (kubeadm
+        // binds `kubeadm:cluster-admins` to it). Stored only; nothing is enforced.
+        let mut ca = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+            "metadata": {"name": "cluster-admin",
+                "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"},
+                "annotations": {"rbac.authorization.kubernetes.io/autoupdate": "true"}},
+            "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
+                {"nonResourceURLs": ["*"], "verbs": ["*"]}]});
+        self.stamp_new(&mut ca);
+        self.cfg
+            .etcd
+            .create(
+                &obj_key(res_of("clusterroles"), None, "cluster-admin"),
+                &encode(&ca),
+            )
+            .await?;
         Ok(())
     }
 
@@ -397,6 +413,36 @@ impl Server {
         {
             return None;
         }
+        let ns = rec["namespace"].as_str()?;
+        // The ServiceAccount must still exist (the same object, when the uid is known).
+        let sa_kv = self
+            .cfg
+            .etcd
+            .get(&obj_key(
+                res_of("serviceaccounts"),
+                Some(ns),
+                rec["name"].as_str()?,
+            ))
+            .await
+            .ok()??;
+        if !rec["uid"].is_null() && decode(&sa_kv)["metadata"]["uid"] != rec["uid"] {
+            return None;
+        }
+        // A legacy token Secret must still exist and still hold this token.
+        if let Some(secret) = rec["secret"].as_str() {
+            let s_kv = self
+                .cfg
+                .etcd
+                .get(&obj_key(res_of("secrets"), Some(ns), secret))
+                .await
+                .ok()??;
+            let held = decode(&s_kv)["data"]["token"]
+                .as_str()
+                .and_then(|t| B64.decode(t).ok())?;
+            if held != tok.as_bytes() {
+                return None;
+            }
+        }
         Some(User {
             name: format!(
                 "system:serviceaccount:{}:{}",
@@ -407,14 +453,21 @@ impl Server {
         })
     }
 
+    /// Records an issued ServiceAccount token. `sa_uid` binds it to that ServiceAccount
+    /// object and `secret` (legacy token Secrets) to that Secret: when either is deleted
+    /// (or recreated with a new uid / token) the token no longer authenticates, as with
+    /// kube-apiserver's ServiceAccount token authenticator.
     async fn store_token(
         &self,
         tok: &str,
         ns: &str,
         name: &str,
         exp: Option<String>,
+        sa_uid: &Value,
+        secret: Option<&str>,
     ) -> Result<()> {
-        let rec = json!({"namespace": ns, "name": name, "exp": exp});
+        let rec =
+            json!({"namespace": ns, "name": name, "exp": exp, "uid": sa_uid, "secret": secret});
         self.cfg
             .etcd
             .put(
@@ -1139,6 +1192,10 @@ impl Server {
             self.stamp_new(&mut obj);
             defaults(t.res, &mut obj);
             validate(t.res, &obj)?;
+            if t.res.plural == "secrets" {
+                // The token controller's fields belong to no applier.
+                self.fill_sa_token_secret(&mut obj).await?;
+            }
             obj["metadata"]["managedFields"] = json!([mf_entry(mgr, "Apply", &av, &new_paths)]);
             let rev = self
                 .cfg
@@ -1497,8 +1554,15 @@ impl Server {
         }
         let token = new_sa_token();
         let exp = rfc3339_after(secs);
-        self.store_token(&token, &ns, name, Some(exp.clone()))
-            .await?;
+        self.store_token(
+            &token,
+            &ns,
+            name,
+            Some(exp.clone()),
+            &sa["metadata"]["uid"],
+            None,
+        )
+        .await?;
         tr["apiVersion"] = json!("authentication.k8s.io/v1");
         tr["kind"] = json!("TokenRequest");
         tr["metadata"] = json!({"name": name, "namespace": ns, "creationTimestamp": now_rfc3339()});
@@ -1511,7 +1575,6 @@ impl Server {
             .cloned()
             .unwrap_or(Value::Null);
         tr["status"] = json!({"token": token, "expirationTimestamp": exp});
-        let _ = sa;
         Ok(json_resp(201, &tr))
     }
 
@@ -1541,9 +1604,10 @@ impl Server {
             ));
         };
         let token = new_sa_token();
-        self.store_token(&token, &ns, &sa, None).await?;
-        obj["metadata"]["annotations"]["kubernetes.io/service-account.uid"] =
-            decode(&kv)["metadata"]["uid"].clone();
+        let sa_uid = decode(&kv)["metadata"]["uid"].clone();
+        self.store_token(&token, &ns, &sa, None, &sa_uid, Some(name_of(obj)))
+            .await?;
+        obj["metadata"]["annotations"]["kubernetes.io/service-account.uid"] = sa_uid;
         if !obj["data"].is_object() {
             obj["data"] = json!({});
         }
@@ -1967,6 +2031,17 @@ fn validate(res: &Res, obj: &Value) -> ApiResult<()> {
             "FieldValueRequired",
             "Required value: name or generateName is required".into(),
         ));
+    } else if resources::is_rbac(res) {
+        // RBAC names are path segments (ValidatePathSegmentName), e.g. `system:node`.
+        if name == "." || name == ".." || name.contains('/') || name.contains('%') {
+            causes.push((
+                "metadata.name",
+                "FieldValueInvalid",
+                format!(
+                    "Invalid value: {name:?}: may not be '.' or '..' and may not contain '/' or '%'"
+                ),
+            ));
+        }
     } else if !valid_name(name) {
         causes.push(("metadata.name", "FieldValueInvalid", format!("Invalid value: {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character")));
     }
@@ -2117,6 +2192,76 @@ fn validate(res: &Res, obj: &Value) -> ApiResult<()> {
                 ));
             }
         }
+        "clusterrolebindings" | "rolebindings" => {
+            let rr = &obj["roleRef"];
+            let kinds: &[&str] = if res.plural == "clusterrolebindings" {
+                &["ClusterRole"]
+            } else {
+                &["Role", "ClusterRole"]
+            };
+            if rr["apiGroup"].as_str() != Some("rbac.authorization.k8s.io") {
+                causes.push((
+                    "roleRef.apiGroup",
+                    "FieldValueNotSupported",
+                    format!(
+                        "Unsupported value: {}: supported values: \"rbac.authorization.k8s.io\"",
+                        rr["apiGroup"]
+                    ),
+                ));
+            }
+            match rr["kind"].as_str() {
+                Some(k) if kinds.contains(&k) => {}
+                _ => causes.push((
+                    "roleRef.kind",
+                    "FieldValueNotSupported",
+                    format!(
+                        "Unsupported value: {}: supported values: {}",
+                        rr["kind"],
+                        kinds
+                            .iter()
+                            .map(|k| format!("{k:?}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )),
+            }
+            if rr["name"].as_str().unwrap_or("").is_empty() {
+                causes.push((
+                    "roleRef.name",
+                    "FieldValueRequired",
+                    "Required value".into(),
+                ));
+            }
+            for s in obj["subjects"].as_array().into_iter().flatten() {
+                match s["kind"].as_str() {
+                    Some("ServiceAccount") => {
+                        if s["namespace"].as_str().unwrap_or("").is_empty() {
+                            causes.push((
+                                "subjects[0].namespace",
+                                "FieldValueRequired",
+                                "Required value".into(),
+                            ));
+                        }
+                    }
+                    Some("User" | "Group") => {}
+                    _ => causes.push((
+                        "subjects[0].kind",
+                        "FieldValueNotSupported",
+                        format!(
+                            "Unsupported value: {}: supported values: \"ServiceAccount\", \"User\", \"Group\"",
+                            s["kind"]
+                        ),
+                    )),
+                }
+                if s["name"].as_str().unwrap_or("").is_empty() {
+                    causes.push((
+                        "subjects[0].name",
+                        "FieldValueRequired",
+                        "Required value".into(),
+                    ));
+                }
+            }
+        }
         "secrets" | "configmaps" => {
             for (k, v) in obj["data"].as_object().into_iter().flatten() {
                 if !v.is_string()
@@ -2159,6 +2304,17 @@ fn validate_immutable(res: &Res, old: &Value, new: &Value) -> ApiResult<()> {
             if o != n {
                 return Err(ApiError::invalid(res, name, vec![("spec", "FieldValueForbidden", "Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims".into())]));
             }
+        }
+        "clusterrolebindings" | "rolebindings" if old["roleRef"] != new["roleRef"] => {
+            return Err(ApiError::invalid(
+                res,
+                name,
+                vec![(
+                    "roleRef",
+                    "FieldValueInvalid",
+                    format!("Invalid value: {}: cannot change roleRef", new["roleRef"]),
+                )],
+            ));
         }
         "persistentvolumes" => {
             for src in ["nfs", "hostPath", "local", "csi"] {

@@ -193,9 +193,60 @@ pub static RESOURCES: &[Res] = &[
         &[],
         "storageclasses"
     ),
+    res!(
+        "rbac.authorization.k8s.io",
+        "clusterroles",
+        "clusterrole",
+        "ClusterRole",
+        false,
+        &[],
+        &[],
+        "clusterroles"
+    ),
+    res!(
+        "rbac.authorization.k8s.io",
+        "clusterrolebindings",
+        "clusterrolebinding",
+        "ClusterRoleBinding",
+        false,
+        &[],
+        &[],
+        "clusterrolebindings"
+    ),
+    res!(
+        "rbac.authorization.k8s.io",
+        "roles",
+        "role",
+        "Role",
+        true,
+        &[],
+        &[],
+        "roles"
+    ),
+    res!(
+        "rbac.authorization.k8s.io",
+        "rolebindings",
+        "rolebinding",
+        "RoleBinding",
+        true,
+        &[],
+        &[],
+        "rolebindings"
+    ),
 ];
 
-pub const GROUPS: &[&str] = &["apps", "policy", "storage.k8s.io"];
+pub const GROUPS: &[&str] = &[
+    "apps",
+    "policy",
+    "storage.k8s.io",
+    "rbac.authorization.k8s.io",
+];
+
+/// RBAC objects (stored, not enforced): their names are path segments, not DNS names
+/// (`system:controller:...`).
+pub fn is_rbac(res: &Res) -> bool {
+    res.group == "rbac.authorization.k8s.io"
+}
 
 pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static Res> {
     RESOURCES
