@@ -42,7 +42,7 @@ fn repo_root() -> PathBuf {
 struct Bench {
     lab: Lab,
     dir: tempfile::TempDir,
-    _shims: tempfile::TempDir,
+    _shims: kube_emu::harness::TempDir,
     _delay: tempfile::TempDir,
 }
 
@@ -134,13 +134,19 @@ impl Bench {
                     String::from_utf8_lossy(&o.stderr)
                 );
             }
-            self.lab.exec(h, &["rm", "-rf", "/etc/kubernetes", "/var/lib/etcd"])?;
+            self.lab
+                .exec(h, &["rm", "-rf", "/etc/kubernetes", "/var/lib/etcd"])?;
         }
         Ok(())
     }
 
     /// One instantiate with the cluster install; seconds.
-    fn instantiate(&self, inventory: &Path, instance: &str, parallel: usize) -> anyhow::Result<f64> {
+    fn instantiate(
+        &self,
+        inventory: &Path,
+        instance: &str,
+        parallel: usize,
+    ) -> anyhow::Result<f64> {
         let t = Instant::now();
         let o = Command::new(env!("CARGO_BIN_EXE_vnf-mgmt"))
             .current_dir(repo_root())

@@ -74,7 +74,10 @@ members() {
 cmd_snapshot() {
   local path=$1 dir tmp sum
   dir=$(dirname "$path")
-  [[ -d "$dir" ]] || fatal "no directory $dir for the snapshot"
+  if [[ ! -d "$dir" ]]; then
+    mkdir -p "$dir" || fatal "cannot create $dir for the snapshot"
+    chmod 0700 "$dir" || fatal "cannot restrict $dir"
+  fi
   # etcdctl writes PATH.part then renames; the umask keeps both private.
   tmp="$path.vnf-mgmt.tmp"
   rm -f "$tmp" "$tmp.part"
@@ -97,8 +100,16 @@ cmd_member_remove() {
     return 0
   fi
   [[ "$id" =~ ^[0-9a-f]{1,16}$ ]] || fatal "unexpected member id for $name: $id"
-  ETCDCTL_API=3 "${ETCDCTL[@]}" member remove "$id" >"$ERR" 2>&1 ||
-    fatal "etcdctl member remove $id ($name) failed: $(head -c 400 "$ERR")"
+  # etcd refuses a reconfiguration while a member joined less than a few seconds ago is
+  # not yet counted as active ("unhealthy cluster"): that answer is retried for a while,
+  # every other failure is final.
+  local start=$SECONDS
+  until ETCDCTL_API=3 "${ETCDCTL[@]}" member remove "$id" >"$ERR" 2>&1; do
+    if ! grep -q 'unhealthy cluster' "$ERR" || ((SECONDS - start >= 60)); then
+      fatal "etcdctl member remove $id ($name) failed: $(head -c 400 "$ERR")"
+    fi
+    sleep 2
+  done
   info "etcd member $name ($id) removed"
 }
 

@@ -12,6 +12,18 @@ set -euo pipefail
 # shellcheck source=mgmt-driver/scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
 
+# wait_endpoint ENDPOINT NODE_IP: through a VIP, the API must answer before the next
+# steps use the endpoint (HAProxy marks a new API server up after its health checks).
+wait_endpoint() {
+  local endpoint=$1 ip=$2 host=${1%:*}
+  host=${host#[}
+  host=${host%]}
+  [[ "$host" == "$ip" ]] && return 0
+  wait_until 120 https_answers "$endpoint" ||
+    fatal "the API does not answer through $endpoint"
+  info "the API answers through $endpoint"
+}
+
 main() {
   (($# == 5)) || fatal "usage: k8s_init.sh NODE_NAME ADVERTISE_IP ENDPOINT POD_CIDR SERVICE_CIDR"
   local name=$1 ip=$2 endpoint=$3 pod_cidr=$4 svc_cidr=$5
@@ -23,8 +35,19 @@ main() {
   [[ "$svc_cidr" =~ ^[0-9a-fA-F.:]+/[0-9]+$ ]] || fatal "invalid service CIDR: $svc_cidr"
   verify_root
   command -v kubeadm >/dev/null 2>&1 || fatal "kubeadm is missing (k8s_node.sh runs first)"
+  # An endpoint other than this node (the VIP) must answer before kubeadm uses it:
+  # keepalived takes a few seconds to claim the VIP after k8s_lb.sh started it.
+  local ep_host=${endpoint%:*} ep_port=${endpoint##*:}
+  ep_host=${ep_host#[}
+  ep_host=${ep_host%]}
+  if [[ "$ep_host" != "$ip" ]]; then
+    wait_until 120 tcp_open "$ep_host" "$ep_port" ||
+      fatal "control-plane endpoint $endpoint does not answer (is the VIP up on a master?)"
+    info "control-plane endpoint $endpoint answers"
+  fi
   if [[ -s /etc/kubernetes/admin.conf ]]; then
     info "control plane already initialised on $name"
+    wait_endpoint "$endpoint" "$ip"
     return 0
   fi
   # kubeadm writes progress to stderr; only its exit status decides.
@@ -38,6 +61,7 @@ main() {
     fatal "kubeadm init failed (see /var/log/vnf-mgmt-kubeadm-init.log on $name)"
   chmod 0600 /var/log/vnf-mgmt-kubeadm-init.log
   [[ -s /etc/kubernetes/admin.conf ]] || fatal "kubeadm init wrote no /etc/kubernetes/admin.conf"
+  wait_endpoint "$endpoint" "$ip"
   info "control plane initialised on $name (endpoint $endpoint)"
 }
 

@@ -22,15 +22,27 @@ main() {
   verify_root
   [[ -s /etc/kubernetes/admin.conf ]] || fatal "no /etc/kubernetes/admin.conf: the cluster is not initialised here"
   local cmd token hash out key=''
-  cmd=$(kubeadm token create --print-join-command --kubeconfig /etc/kubernetes/admin.conf 2>/dev/null) ||
+  local errfile
+  errfile=$(mktemp)
+  # stdout holds the token: only stderr (kubeadm's diagnostics) is ever shown.
+  if ! cmd=$(kubeadm token create --print-join-command --kubeconfig /etc/kubernetes/admin.conf 2>"$errfile"); then
+    warn "$(tail -n 3 "$errfile")"
+    rm -f "$errfile"
     fatal "kubeadm token create failed"
+  fi
+  rm -f "$errfile"
   token=$(sed -nE 's/.*--token[[:space:]]+([a-z0-9]{6}\.[a-z0-9]{16}).*/\1/p' <<<"$cmd")
   hash=$(sed -nE 's/.*--discovery-token-ca-cert-hash[[:space:]]+(sha256:[0-9a-f]{64}).*/\1/p' <<<"$cmd")
   [[ -n "$token" && -n "$hash" ]] || fatal "unexpected output of kubeadm token create"
   if ((want_key)); then
     # kubeadm prints the key alone on the line after "Using certificate key:".
-    out=$(kubeadm init phase upload-certs --upload-certs --kubeconfig /etc/kubernetes/admin.conf 2>/dev/null) ||
+    errfile=$(mktemp)
+    if ! out=$(kubeadm init phase upload-certs --upload-certs --kubeconfig /etc/kubernetes/admin.conf 2>"$errfile"); then
+      warn "$(tail -n 3 "$errfile")"
+      rm -f "$errfile"
       fatal "kubeadm init phase upload-certs failed"
+    fi
+    rm -f "$errfile"
     key=$(grep -E '^[0-9a-f]{64}$' <<<"$out" | tail -n 1 || true)
     [[ -n "$key" ]] || fatal "unexpected output of kubeadm init phase upload-certs"
   fi

@@ -174,6 +174,20 @@ wait_until() {
   done
 }
 
+# tcp_open HOST PORT: true when a TCP connection to HOST:PORT opens within 2 s.
+tcp_open() {
+  # The inner script takes host and port as its own arguments (never interpolated).
+  # shellcheck disable=SC2016
+  timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null
+}
+
+# https_answers HOST:PORT: true when an HTTPS request to it gets any HTTP answer within
+# 3 s (TLS completes; the status does not matter, the certificate is not checked: this
+# only asks whether a server is behind the address, e.g. behind HAProxy).
+https_answers() {
+  curl -ksS -o /dev/null --max-time 3 "https://$1/version" 2>/dev/null
+}
+
 # --- k3s (k3s_server.sh, k3s_agent.sh) ---
 
 # k3s release installed on VMs without k3s (upstream install script, get.k3s.io).

@@ -23,7 +23,7 @@ struct Cluster {
     workers: Vec<String>,
     vip: Option<Ipv4Addr>,
     runtime: &'static str,
-    _shims: tempfile::TempDir,
+    _shims: kube_emu::harness::TempDir,
 }
 
 impl Cluster {
@@ -117,6 +117,11 @@ impl Cluster {
     /// `vnf-mgmt <args> PACKAGE -r … -i … --vnf-instance-id … --runtime …` with the
     /// execution options.
     fn cmd(&self, args: &[&str]) -> Command {
+        self.cmd_kube_timeout(args, "60")
+    }
+
+    /// [`Cluster::cmd`] with another timeout of the Kubernetes steps (seconds).
+    fn cmd_kube_timeout(&self, args: &[&str], kube_timeout: &str) -> Command {
         let mut c = vnf_mgmt();
         c.args(args)
             .arg(SAMPLE_PKG)
@@ -131,7 +136,7 @@ impl Cluster {
                 "--connect-timeout",
                 "5",
                 "--kube-timeout",
-                "60",
+                kube_timeout,
                 "--runtime",
                 self.runtime,
             ])
@@ -200,9 +205,15 @@ impl Cluster {
                     })
                     .unwrap_or(false);
                 (
-                    n["metadata"]["name"].as_str().unwrap_or_default().to_string(),
+                    n["metadata"]["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
                     (
-                        n["metadata"]["uid"].as_str().unwrap_or_default().to_string(),
+                        n["metadata"]["uid"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string(),
                         ready,
                         n["spec"]["unschedulable"].as_bool().unwrap_or(false),
                     ),
@@ -359,7 +370,10 @@ fn simple_cluster_joins_workers_and_resumes_after_a_failed_join() {
     let t = fails(&o);
     assert!(t.contains("w2/k8s-join"), "{t}");
     let before = c.nodes();
-    let (w1_uid, ..) = before.get("w1").cloned().unwrap_or_else(|| panic!("w1 joined: {before:?}"));
+    let (w1_uid, ..) = before
+        .get("w1")
+        .cloned()
+        .unwrap_or_else(|| panic!("w1 joined: {before:?}"));
     assert!(!before.contains_key("w2"), "{before:?}");
     // Nothing after the failed phase ran: no PersistentVolume yet.
     let pvs = c.kubectl(&["get", "pv", "-o", "name"]);
@@ -379,18 +393,31 @@ fn simple_cluster_joins_workers_and_resumes_after_a_failed_join() {
     for h in ["m1", "w1", "w2"] {
         let hosts = c.lab.exec_ok(h, &["cat", "/etc/hosts"]).expect("hosts");
         for n in ["m1", "w1", "w2"] {
-            assert!(hosts.contains(&format!("{} {n}\n", c.ip(n))), "{h}: {hosts}");
+            assert!(
+                hosts.contains(&format!("{} {n}\n", c.ip(n))),
+                "{h}: {hosts}"
+            );
         }
     }
 
     // The exported access: a 0600 kubeconfig that works from here, and the VIM data.
     let kc = c.path("kubeconfig");
-    let mode = std::fs::metadata(&kc).expect("kubeconfig written").permissions();
-    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777, 0o600);
-    let nodes = kubectl_local(&kc, &["get", "nodes", "-o", "name"], Duration::from_secs(10));
+    let mode = std::fs::metadata(&kc)
+        .expect("kubeconfig written")
+        .permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o600
+    );
+    let nodes = kubectl_local(
+        &kc,
+        &["get", "nodes", "-o", "name"],
+        Duration::from_secs(10),
+    );
     assert_eq!(nodes.lines().count(), 3, "{nodes}");
     let vim: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(c.path("vim.json")).expect("vim.json")).expect("JSON");
+        serde_json::from_slice(&std::fs::read(c.path("vim.json")).expect("vim.json"))
+            .expect("JSON");
     let vim_text = vim.to_string();
     assert!(vim_text.contains(&c.ip("m1").to_string()), "{vim_text}");
     let token = vim
@@ -412,7 +439,10 @@ fn simple_cluster_joins_workers_and_resumes_after_a_failed_join() {
     }
     for s in &secrets {
         assert!(!t.contains(s.as_str()), "a secret in the output");
-        assert!(!records.contains(s.as_str()), "a secret in events or journals");
+        assert!(
+            !records.contains(s.as_str()),
+            "a secret in events or journals"
+        );
         assert!(!argv.contains(s.as_str()), "a secret in a command line");
     }
 
@@ -435,13 +465,23 @@ fn scale_workers_out_and_in_respecting_a_pdb_then_heal_a_worker() {
     }
     c.write_inventory();
     let o = run_ok(&mut c.cmd(&[
-        "scale", "--aspect", "worker_instance", "--out", "--steps", "2", "--phase", "end",
+        "scale",
+        "--aspect",
+        "worker_instance",
+        "--out",
+        "--steps",
+        "2",
+        "--phase",
+        "end",
     ]));
     assert!(text(&o).contains("w4/k8s-join ok"), "{}", text(&o));
     c.assert_nodes_ready(&["m1", "w1", "w2", "w3", "w4"]);
     for h in ["m1", "w1"] {
         let hosts = c.lab.exec_ok(h, &["cat", "/etc/hosts"]).expect("hosts");
-        assert!(hosts.contains(&format!("{} w4\n", c.ip("w4"))), "{h}: {hosts}");
+        assert!(
+            hosts.contains(&format!("{} w4\n", c.ip("w4"))),
+            "{h}: {hosts}"
+        );
     }
 
     // A pod on w3 under a PodDisruptionBudget that allows no disruption, a DaemonSet
@@ -462,23 +502,42 @@ fn scale_workers_out_and_in_respecting_a_pdb_then_heal_a_worker() {
     .expect("write admin.conf");
     kubectl_local(
         &admin,
-        &["apply", "--validate=false", "-f", &manifest.display().to_string()],
+        &[
+            "apply",
+            "--validate=false",
+            "-f",
+            &manifest.display().to_string(),
+        ],
         Duration::from_secs(10),
     );
 
     // Scale in 4 → 2: refused while the budget forbids the eviction; both nodes stay.
     let scale_in = |c: &Cluster| {
-        let mut cmd = c.cmd(&[
-            "scale", "--aspect", "worker_instance", "--in", "--steps", "2", "--phase", "start",
-            "--remove", "w3", "--remove", "w4",
-        ]);
-        cmd.args(["--kube-timeout", "6"]);
-        cmd.output().expect("vnf-mgmt runs")
+        let args = [
+            "scale",
+            "--aspect",
+            "worker_instance",
+            "--in",
+            "--steps",
+            "2",
+            "--phase",
+            "start",
+            "--remove",
+            "w3",
+            "--remove",
+            "w4",
+        ];
+        c.cmd_kube_timeout(&args, "6")
+            .output()
+            .expect("vnf-mgmt runs")
     };
     let t = fails(&scale_in(&c));
     assert!(t.contains("guarded-pdb") || t.contains("guarded"), "{t}");
     let nodes = c.nodes();
-    assert!(nodes.contains_key("w3") && nodes.contains_key("w4"), "{nodes:?}");
+    assert!(
+        nodes.contains_key("w3") && nodes.contains_key("w4"),
+        "{nodes:?}"
+    );
     assert!(nodes["w3"].2, "w3 cordoned: {nodes:?}");
     // The budget relaxed: the drain completes and the Nodes go.
     kubectl_local(
@@ -486,14 +545,18 @@ fn scale_workers_out_and_in_respecting_a_pdb_then_heal_a_worker() {
         &["delete", "pdb", "guarded-pdb", "-n", "default"],
         Duration::from_secs(10),
     );
-    run_ok(&mut scale_in(&c));
+    let o = scale_in(&c);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     c.assert_nodes_ready(&["m1", "w1", "w2"]);
     let pods = kubectl_local(
         &admin,
         &["get", "pods", "-A", "-o", "name"],
         Duration::from_secs(10),
     );
-    assert!(!pods.contains("guarded") && !pods.contains("plain"), "{pods}");
+    assert!(
+        !pods.contains("guarded") && !pods.contains("plain"),
+        "{pods}"
+    );
     // The orchestrator removes the VMs; scale_end rewrites the hosts blocks.
     for w in ["w3", "w4"] {
         c.lab.remove_host(w).expect("remove worker");
@@ -501,10 +564,20 @@ fn scale_workers_out_and_in_respecting_a_pdb_then_heal_a_worker() {
     c.workers.retain(|w| w != "w3" && w != "w4");
     c.write_inventory();
     run_ok(&mut c.cmd(&[
-        "scale", "--aspect", "worker_instance", "--in", "--steps", "2", "--phase", "end",
+        "scale",
+        "--aspect",
+        "worker_instance",
+        "--in",
+        "--steps",
+        "2",
+        "--phase",
+        "end",
     ]));
     let hosts = c.lab.exec_ok("m1", &["cat", "/etc/hosts"]).expect("hosts");
-    assert!(!hosts.contains(" w3\n") && !hosts.contains(" w4\n"), "{hosts}");
+    assert!(
+        !hosts.contains(" w3\n") && !hosts.contains(" w4\n"),
+        "{hosts}"
+    );
 
     // Heal a worker: drained and deleted before, a fresh VM joins after.
     let (old_uid, ..) = c.nodes()["w2"].clone();
@@ -515,9 +588,16 @@ fn scale_workers_out_and_in_respecting_a_pdb_then_heal_a_worker() {
     c.assert_nodes_ready(&["m1", "w1", "w2"]);
     assert_ne!(c.nodes()["w2"].0, old_uid, "w2 registered anew");
     // A single master cannot be healed.
-    let o = c.cmd(&["heal", "m1", "--phase", "start"]).output().expect("runs");
+    let o = c
+        .cmd(&["heal", "m1", "--phase", "start"])
+        .output()
+        .expect("runs");
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
-    assert!(text(&o).contains("driver.plan.single_master_heal"), "{}", show(&o));
+    assert!(
+        text(&o).contains("driver.plan.single_master_heal"),
+        "{}",
+        show(&o)
+    );
 }
 
 #[test]
@@ -531,8 +611,15 @@ fn ha_cluster_serves_through_the_vip_heals_a_master_and_survives_losing_the_vip_
     // The exported kubeconfig points at the VIP and works through HAProxy.
     let kc = c.path("kubeconfig");
     let text_kc = std::fs::read_to_string(&kc).expect("kubeconfig");
-    assert!(text_kc.contains(&format!("https://{vip}:16443")), "{text_kc}");
-    let nodes = kubectl_local(&kc, &["get", "nodes", "-o", "name"], Duration::from_secs(20));
+    assert!(
+        text_kc.contains(&format!("https://{vip}:16443")),
+        "{text_kc}"
+    );
+    let nodes = kubectl_local(
+        &kc,
+        &["get", "nodes", "-o", "name"],
+        Duration::from_secs(20),
+    );
     assert_eq!(nodes.lines().count(), 5, "{nodes}");
     for m in ["m1", "m2", "m3"] {
         assert_eq!(c.haproxy_servers(m), ["m1", "m2", "m3"], "{m}");
@@ -575,13 +662,20 @@ fn ha_cluster_serves_through_the_vip_heals_a_master_and_survives_losing_the_vip_
         std::thread::sleep(Duration::from_millis(300));
     };
     assert_ne!(moved, holder);
-    let nodes = kubectl_local(&kc, &["get", "nodes", "-o", "name"], Duration::from_secs(60));
+    let nodes = kubectl_local(
+        &kc,
+        &["get", "nodes", "-o", "name"],
+        Duration::from_secs(60),
+    );
     assert_eq!(nodes.lines().count(), 5, "{nodes}");
 }
 
 #[test]
 fn k3s_simple_and_ha_clusters() {
-    for (masters, workers) in [(&["m1"][..], &["w1", "w2"][..]), (&["m1", "m2", "m3"][..], &["w1"][..])] {
+    for (masters, workers) in [
+        (&["m1"][..], &["w1", "w2"][..]),
+        (&["m1", "m2", "m3"][..], &["w1"][..]),
+    ] {
         let c = Cluster::up(masters, workers, "k3s");
         let o = run_ok(&mut c.instantiate());
         let t = text(&o);
@@ -590,7 +684,11 @@ fn k3s_simple_and_ha_clusters() {
         c.assert_nodes_ready(&all);
         assert!(t.contains("m1/pv/nfs-pv1 ok"), "{t}");
         let kc = c.path("kubeconfig");
-        let nodes = kubectl_local(&kc, &["get", "nodes", "-o", "name"], Duration::from_secs(20));
+        let nodes = kubectl_local(
+            &kc,
+            &["get", "nodes", "-o", "name"],
+            Duration::from_secs(20),
+        );
         assert_eq!(nodes.lines().count(), all.len(), "{nodes}");
         // A re-run changes nothing.
         run_ok(&mut c.instantiate());

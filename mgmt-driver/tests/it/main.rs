@@ -4,8 +4,8 @@ mod util;
 
 mod error_codes;
 mod invalid_samples;
-mod lab_cluster;
 mod kube_ops;
+mod lab_cluster;
 mod lab_cluster_exec;
 mod lab_heal;
 mod lab_instantiate;

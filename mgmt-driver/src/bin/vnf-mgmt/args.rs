@@ -254,7 +254,8 @@ pub struct HealArgs {
     /// What to heal: `storage_server`; masters/workers by topology node name, server
     /// (VNFC) id or Kubernetes node name; or `entire` (the whole VNF on a new stack:
     /// --phase start revokes the exported access, --phase end instantiates everything).
-    #[arg(required = true, value_name = "TARGET")]
+    /// Several nodes: comma-separated (`w1,w2`).
+    #[arg(value_name = "TARGET", value_delimiter = ',', num_args = 1, required = true, action = clap::ArgAction::Set)]
     pub targets: Vec<String>,
     /// Which part: start, end, or all (all rebuilds the VM through OpenStack).
     #[arg(long, value_enum, default_value_t = HealPhaseArg::All)]

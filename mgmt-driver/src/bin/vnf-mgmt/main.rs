@@ -580,8 +580,63 @@ fn run_planned_events(
             for (host, what) in &summary.trusted_on_first_use {
                 writeln!(out, "trusted the host key of {host} on first use: {what}")?;
             }
-            Ok(exit::SUCCESS)
+            write_access(
+                a,
+                &planned.plan.vnf_instance_id,
+                summary.access.as_ref(),
+                &mut out,
+            )
         }
         Err(e) => driver_failure(e),
     }
+}
+
+/// Writes the exported cluster access where `--kubeconfig-out` / `--vim-info-out` ask
+/// (mode 0600; the token never goes to stdout or stderr).
+fn write_access(
+    a: &InstantiateArgs,
+    instance: &str,
+    access: Option<&mgmt_driver::kube::ClusterAccess>,
+    out: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
+    if a.kubeconfig_out.is_none() && a.vim_info_out.is_none() {
+        return Ok(exit::SUCCESS);
+    }
+    let Some(access) = access else {
+        eprintln!(
+            "vnf-mgmt: no cluster access was exported by this operation (it needs --install-cluster): --kubeconfig-out/--vim-info-out not written"
+        );
+        return Ok(ExitCode::from(OPERATION_FAILED));
+    };
+    if let Some(path) = &a.kubeconfig_out {
+        access
+            .write_kubeconfig(path, instance)
+            .map_err(|e| anyhow::anyhow!("cannot write kubeconfig {}: {e}", path.display()))?;
+        writeln!(
+            out,
+            "kubeconfig for {} ({}/{}) written to {} (mode 0600)",
+            access.endpoint,
+            access.namespace,
+            access.service_account,
+            path.display()
+        )?;
+    }
+    if let Some(path) = &a.vim_info_out {
+        use std::os::unix::fs::OpenOptionsExt;
+        let json = serde_json::to_string_pretty(&access.vim_connection_info(instance))?;
+        let _ = std::fs::remove_file(path);
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| anyhow::anyhow!("cannot write VIM data {}: {e}", path.display()))?;
+        f.write_all(json.as_bytes())?;
+        writeln!(
+            out,
+            "VIM registration data written to {} (mode 0600)",
+            path.display()
+        )?;
+    }
+    Ok(exit::SUCCESS)
 }
