@@ -15,7 +15,7 @@
 # missing (package etcd-client).
 set -euo pipefail
 # shellcheck source=mgmt-driver/scripts/lib.sh
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 MANIFEST=/etc/kubernetes/manifests/etcd.yaml
 # etcdctl's error output of the current call (quoted in the error message); removed on exit.

@@ -21,7 +21,7 @@
 # keepalived are installed only when missing.
 set -euo pipefail
 # shellcheck source=mgmt-driver/scripts/lib.sh
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 HAPROXY_CFG=/etc/haproxy/haproxy.cfg
 KEEPALIVED_CONF=/etc/keepalived/keepalived.conf

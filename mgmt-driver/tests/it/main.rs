@@ -6,6 +6,7 @@ mod error_codes;
 mod invalid_samples;
 mod kube_ops;
 mod lab_cluster_exec;
+mod lab_ha_scripts;
 mod lab_heal;
 mod lab_instantiate;
 mod openstack_discovery;
