@@ -383,6 +383,31 @@ fn ha_scripts_reject_bad_arguments_before_touching_the_host() {
     assert!(err.contains("usage: k3s_join_info.sh"), "{err}");
 }
 
+#[test]
+fn ha_scripts_are_shellcheck_clean() {
+    let files = [
+        "lib.sh",
+        "k8s_lb.sh",
+        "k8s_etcd.sh",
+        "k3s_server.sh",
+        "k3s_agent.sh",
+        "k3s_join_info.sh",
+    ]
+    .map(|f| format!("mgmt-driver/scripts/{f}"));
+    let out = Command::new("shellcheck")
+        .arg("-x")
+        .args(&files)
+        .current_dir(crate::util::repo_root())
+        .output()
+        .expect("shellcheck is needed for this test: apt-get install -y shellcheck");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 // ---------------------------------------------------------------------------------
 // Lab: plans run by the executor on real hosts.
 
@@ -842,6 +867,10 @@ fn kubeadm_masters_behind_the_vip_and_etcd_maintenance() {
     );
     assert!(ok && out.contains("no etcd member named master"), "{out}");
     assert_eq!(count("master12"), "3", "an absent name removed something");
+    // Its own member: refused on this node (the manifest's --name).
+    let (ok, out) = run_uploaded(&lab, "m3", "k8s_etcd.sh", &["member-remove", "m3"]);
+    assert!(!ok && out.contains("refusing to remove m3"), "{out}");
+    assert_eq!(count("master12"), "3");
     // Also through the executor (no stdin, no capture).
     runner.run(
         "ha-etcd-count",
