@@ -610,6 +610,8 @@ struct InitOpts {
     tokens: Vec<(Option<String>, i64)>,
     extra_sans: Vec<String>,
     ignore: Vec<String>,
+    /// `--dry-run` / `dryRun: true`: validate, change nothing.
+    dry_run: bool,
     from_config: bool,
 }
 
@@ -641,6 +643,7 @@ fn init_opts_from_flags(a: &Args) -> Result<InitOpts> {
             .map(String::from)
             .collect(),
         ignore: ignore_list(a),
+        dry_run: a.has("dry-run"),
         from_config: false,
     })
 }
@@ -709,6 +712,7 @@ fn init_opts_from_config(a: &Args, path: &str) -> Result<InitOpts> {
         tokens: vec![],
         extra_sans: vec![],
         ignore: ignore_list(a),
+        dry_run: a.has("dry-run"),
         from_config: true,
     };
     if let Some(d) = ic {
@@ -718,6 +722,7 @@ fn init_opts_from_config(a: &Args, path: &str) -> Result<InitOpts> {
             .copied()
             .collect();
         d.warn_unknown(&known);
+        o.dry_run |= d.bool("dryRun")?;
         o.cert_key = d.str("certificateKey")?;
         o.ip = d.str("localAPIEndpoint.advertiseAddress")?;
         o.api_port = d.port("localAPIEndpoint.bindPort")?.filter(|p| *p != 0);
@@ -813,6 +818,12 @@ async fn init(a: &Args) -> Result<()> {
         aead_key(k)?;
     }
     let name = o.node.name.clone().unwrap_or_else(node::hostname);
+    if o.dry_run {
+        println!(
+            "[dry-run] The configuration is valid; the kube-emu shim changes nothing in dry-run mode"
+        );
+        return Ok(());
+    }
     let node_ip = o.node.node_ip.clone().unwrap_or_else(|| ip.clone());
     println!("[init] Using Kubernetes version: {VERSION}");
     println!("[preflight] Running pre-flight checks");
@@ -1482,6 +1493,8 @@ struct JoinOpts {
     api_port: Option<u16>,
     node: NodeRegOpts,
     ignore: Vec<String>,
+    /// `--dry-run` / `dryRun: true`: validate, change nothing.
+    dry_run: bool,
     from_config: bool,
 }
 
@@ -1519,6 +1532,7 @@ fn join_opts_from_flags(a: &Args) -> Result<JoinOpts> {
             ..NodeRegOpts::default()
         },
         ignore: ignore_list(a),
+        dry_run: a.has("dry-run"),
         from_config: false,
     })
 }
@@ -1592,6 +1606,7 @@ fn join_opts_from_config(a: &Args, path: &str) -> Result<JoinOpts> {
             .filter(|p| *p != 0),
         node,
         ignore,
+        dry_run: a.has("dry-run") || d.bool("dryRun")?,
         from_config: true,
     })
 }
@@ -1649,6 +1664,12 @@ async fn join(a: &Args) -> Result<()> {
         .api_port
         .unwrap_or_else(|| node::env_port("KUBE_EMU_API_PORT", 6443));
     let name = o.node.name.clone().unwrap_or_else(node::hostname);
+    if o.dry_run {
+        println!(
+            "[dry-run] The configuration is valid; the kube-emu shim changes nothing in dry-run mode"
+        );
+        return Ok(());
+    }
     let node_ip = o.node.node_ip.clone().unwrap_or_else(|| ip.clone());
     println!("[preflight] Running pre-flight checks");
     preflight(

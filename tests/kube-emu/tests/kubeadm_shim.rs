@@ -531,6 +531,11 @@ fn config_files_fault_injection_manifests_and_rejoin_preflight() {
     let t = failed(m1.kubeadm(&bin, &["join", "--config", &broken]));
     assert!(t.contains("broken.yaml"), "{t}");
 
+    // --dry-run validates and changes nothing.
+    let dry = ok(m1.kubeadm(&bin, &["init", "--config", &init_cfg, "--dry-run"]));
+    assert!(dry.contains("[dry-run]"), "{dry}");
+    assert!(!m1.root.join("etc/kubernetes").exists());
+
     // Injected failure: fails once, changes nothing, then init runs.
     let fail_init = m1.root.join("etc/kube-emu/fail-next-kubeadm-init");
     std::fs::create_dir_all(fail_init.parent().unwrap()).unwrap();
