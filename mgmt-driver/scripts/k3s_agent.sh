@@ -19,6 +19,9 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 KUBELET_KUBECONFIG=/var/lib/rancher/k3s/agent/kubelet.kubeconfig
+# Where the log of the k3s process this run waits for starts (a started process's lines
+# only; 0 for one that was already running).
+LOG_FROM=0
 READY_TIMEOUT=300
 
 # node_registered NAME: the agent's node is in the API.
@@ -26,7 +29,7 @@ node_registered() {
   if [[ -s "$KUBELET_KUBECONFIG" ]]; then
     k3s kubectl --kubeconfig "$KUBELET_KUBECONFIG" get node "$1" -o name >/dev/null 2>&1
   else
-    [[ -s "$K3S_LOG" ]] && grep -Fq "Node $1 registered" "$K3S_LOG"
+    [[ -s "$K3S_LOG" ]] && tail -c "+$((LOG_FROM + 1))" "$K3S_LOG" | grep -Fq "Node $1 registered"
   fi
 }
 
@@ -54,11 +57,13 @@ main() {
     if ((changed)); then
       info "configuration of $name changed: restarting the k3s agent"
       k3s_stop agent
+      LOG_FROM=$(stat -c %s "$K3S_LOG" 2>/dev/null || echo 0)
       k3s_start agent
     else
       info "k3s agent running on $name with the same configuration"
     fi
   else
+    LOG_FROM=$(stat -c %s "$K3S_LOG" 2>/dev/null || echo 0)
     k3s_start agent
   fi
   k3s_wait agent "$READY_TIMEOUT" node_registered "$name"

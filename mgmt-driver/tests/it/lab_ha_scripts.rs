@@ -1090,6 +1090,83 @@ fn k3s_servers_and_agent_join_with_the_token_on_stdin_only() {
     assert_eq!(pids(), before, "a re-run restarted k3s");
     assert_eq!(nodes(), first, "a re-run changed the nodes");
 
+    // A changed agent configuration (another server) restarts the agent; it registers
+    // again as the same Node.
+    let url2 = format!("https://{}:6443", ip("s2"));
+    runner.run(
+        "k3s-agent-s2",
+        &[("s1", Role::Master), ("a1", Role::Worker)],
+        &["k3s_join_info.sh", "k3s_agent.sh"],
+        vec![
+            script("s1", "k3s-join-info", 1, "k3s_join_info.sh", &[], &[], &tok),
+            script(
+                "a1",
+                "k3s-agent",
+                2,
+                "k3s_agent.sh",
+                &["a1".into(), ip("a1"), url2.clone()],
+                &tok,
+                &[],
+            ),
+        ],
+    );
+    let a1_pid = pid_of(&lab, "a1", "/run/vnf-mgmt-k3s.pid");
+    assert_ne!(
+        a1_pid, before[2],
+        "agent not restarted after its server changed"
+    );
+    let conf = lab
+        .exec_ok("a1", &["cat", "/etc/rancher/k3s/config.yaml"])
+        .expect("config.yaml");
+    assert!(conf.contains(&format!("server: \"{url2}\"")), "{conf}");
+    assert_eq!(nodes(), first, "the agent's Node changed");
+
+    // The first server's k3s stops; `init` again restarts it on its existing datastore:
+    // the same cluster (same token, same Node objects), not a fresh one.
+    lab.exec_ok("s1", &["sh", "-c", "kill $(cat /run/vnf-mgmt-k3s.pid)"])
+        .expect("stop k3s on s1");
+    wait_for("k3s on s1 stopped", 30, || {
+        let pid = pid_of(&lab, "s1", "/run/vnf-mgmt-k3s.pid");
+        lab.exec_ok(
+            "s1",
+            &[
+                "sh",
+                "-c",
+                &format!("test -e /proc/{pid} && echo alive || true"),
+            ],
+        )
+        .map(|o| o.trim().is_empty())
+        .unwrap_or(false)
+    });
+    runner.run(
+        "k3s-restart",
+        &[("s1", Role::Master)],
+        &["k3s_server.sh"],
+        vec![script(
+            "s1",
+            "k3s-init",
+            1,
+            "k3s_server.sh",
+            &[
+                "s1".into(),
+                ip("s1"),
+                "init".into(),
+                "-".into(),
+                vip_san.clone(),
+            ],
+            &[],
+            &[],
+        )],
+    );
+    assert_ne!(pid_of(&lab, "s1", "/run/vnf-mgmt-k3s.pid"), before[0]);
+    let again = lab
+        .exec_ok("s1", &["cat", "/var/lib/rancher/k3s/server/token"])
+        .expect("token")
+        .trim()
+        .to_string();
+    assert!(again == token, "a new cluster token after the restart");
+    assert_eq!(nodes(), first, "the restarted server made a new cluster");
+
     // The token: never in any process's argv, never in events.
     let secret = token.rsplit(':').next().unwrap_or_default().to_string();
     assert!(secret.len() >= 16, "short token secret");
