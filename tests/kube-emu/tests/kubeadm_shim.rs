@@ -466,7 +466,7 @@ fn config_files_fault_injection_manifests_and_rejoin_preflight() {
         dir.path(),
         "init.yaml",
         &format!(
-            "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nbootstrapTokens:\n  - token: \"{CFG_TOKEN}\"\n    ttl: 24h0m0s\ncertificateKey: \"{CFG_CERT_KEY}\"\nlocalAPIEndpoint:\n  advertiseAddress: 127.0.0.1\n  bindPort: {}\nnodeRegistration:\n  name: m1\n  criSocket: unix:///var/run/containerd/containerd.sock\n  kubeletExtraArgs:\n    - name: node-labels\n      value: vnf.example/role=master\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: \"{endpoint}\"\nnetworking:\n  podSubnet: 10.244.0.0/16\n  serviceSubnet: 10.97.0.0/16\n",
+            "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nbootstrapTokens:\n  - token: \"{CFG_TOKEN}\"\n    ttl: 24h0m0s\ncertificateKey: \"{CFG_CERT_KEY}\"\nlocalAPIEndpoint:\n  advertiseAddress: 127.0.0.1\n  bindPort: {}\nnodeRegistration:\n  name: m1\n  criSocket: unix:///var/run/containerd/containerd.sock\n  kubeletExtraArgs:\n    - name: node-labels\n      value: vnf.example/role=master\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: \"{endpoint}\"\napiServer:\n  certSANs:\n    - vip.example.test\n    - 198.18.250.250\nnetworking:\n  podSubnet: 10.244.0.0/16\n  serviceSubnet: 10.97.0.0/16\n",
             m1.api
         ),
     );
@@ -660,6 +660,22 @@ fn config_files_fault_injection_manifests_and_rejoin_preflight() {
         all.contains("uses a deprecated API spec: \"kubeadm.k8s.io/v1beta3\""),
         "{all}"
     );
+    // Both masters serve a certificate with the ClusterConfiguration's certSANs.
+    for h in [&m1, &m2] {
+        let pem = std::fs::read(h.root.join("etc/kubernetes/pki/apiserver.crt")).unwrap();
+        let (_, p) = x509_parser::pem::parse_x509_pem(&pem).unwrap();
+        let cert = p.parse_x509().unwrap();
+        let sans = format!(
+            "{:?}",
+            cert.subject_alternative_name().unwrap().unwrap().value
+        );
+        assert!(
+            sans.contains("DNSName(\"vip.example.test\")")
+                && sans.contains("IPAddress([198, 18, 250, 250])"),
+            "{}: {sans}",
+            h.name
+        );
+    }
     let m2_etcd = manifest_command(&m2, "etcd");
     assert!(m2_etcd.contains(&"--initial-cluster-state=existing".to_string()));
     let m2_client = flag_value(&m2_etcd, "--advertise-client-urls").unwrap();
