@@ -39,7 +39,10 @@ global
 
 defaults
   mode tcp
-  timeout connect 5s
+  # A dead master: its connection attempt fails fast and goes to another backend.
+  retries 2
+  option redispatch
+  timeout connect 2s
   timeout client 1h
   timeout server 1h
 
@@ -52,6 +55,7 @@ backend kubernetes-apiserver
   mode tcp
   balance roundrobin
   option tcp-check
+  default-server inter 2s fall 2 rise 2
 CFG
   for b in "$@"; do
     name=${b%%=*}
