@@ -18,6 +18,10 @@ set -euo pipefail
 # shellcheck source=mgmt-driver/scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
 
+# The rendered configuration (holds the token) until it is installed; removed on exit.
+CFG_TMP=''
+trap '[[ -z "$CFG_TMP" ]] || rm -f "$CFG_TMP"' EXIT
+
 KUBELET_KUBECONFIG=/var/lib/rancher/k3s/agent/kubelet.kubeconfig
 # Where the log of the k3s process this run waits for starts (a started process's lines
 # only; 0 for one that was already running).
@@ -35,7 +39,7 @@ node_registered() {
 
 main() {
   (($# == 3)) || fatal "usage: k3s_agent.sh NODE_NAME NODE_IP SERVER_URL < secrets"
-  local name=$1 ip=$2 url=$3 token tmp changed=0
+  local name=$1 ip=$2 url=$3 token changed=0
   valid_dns_label "$name" || fatal "invalid node name: $name"
   valid_ipv4 "$ip" || fatal "invalid node address: $ip"
   valid_https_url "$url" || fatal "invalid server URL: $url (https://HOST:PORT)"
@@ -43,16 +47,16 @@ main() {
   valid_k3s_token "$token" || fatal "no valid token on stdin"
   verify_root
 
-  tmp=$(umask 077 && mktemp)
+  CFG_TMP=$(umask 077 && mktemp)
   {
     printf '# Written by vnf-mgmt (k3s_agent.sh). Mode 0600: holds the cluster token.\n'
     printf 'node-name: "%s"\n' "$name"
     printf 'node-ip: "%s"\n' "$ip"
     printf 'server: "%s"\n' "$url"
     printf 'token: "%s"\n' "$token"
-  } >"$tmp"
+  } >"$CFG_TMP"
   k3s_ensure_installed agent
-  k3s_write_config "$tmp" && changed=1
+  k3s_write_config "$CFG_TMP" && changed=1
   if k3s_running agent; then
     if ((changed)); then
       info "configuration of $name changed: restarting the k3s agent"

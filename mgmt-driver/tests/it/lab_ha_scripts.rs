@@ -1184,4 +1184,20 @@ fn k3s_servers_and_agent_join_with_the_token_on_stdin_only() {
         assert!(!argv.contains(&secret), "{h}: token in argv");
     }
     assert!(!runner.events.contains(&secret), "token in events");
+    // Nor left in a temporary file, a log or the login user's run directory.
+    for h in ["s1", "s2", "a1"] {
+        let found = lab
+            .exec_ok(
+                h,
+                &[
+                    "sh",
+                    "-c",
+                    "grep -rlF -- \"$1\" /tmp /var/log /home 2>/dev/null || true",
+                    "sh",
+                    &secret,
+                ],
+            )
+            .expect("grep");
+        assert!(found.trim().is_empty(), "{h}: token left in {found}");
+    }
 }
