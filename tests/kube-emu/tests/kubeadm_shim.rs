@@ -584,6 +584,27 @@ fn config_files_fault_injection_manifests_and_rejoin_preflight() {
     ));
     assert_eq!(m1_node, "master node-role.kubernetes.io/control-plane");
 
+    // A second init fails preflight; an ignored check becomes a warning.
+    let t = failed(m1.kubeadm(
+        &bin,
+        &[
+            "init",
+            "--config",
+            &init_cfg,
+            "--ignore-preflight-errors",
+            "FileAvailable--etc-kubernetes-manifests-etcd.yaml",
+        ],
+    ));
+    assert!(
+        t.contains("[WARNING FileAvailable--etc-kubernetes-manifests-etcd.yaml]"),
+        "{t}"
+    );
+    assert!(
+        t.contains("[ERROR FileAvailable--etc-kubernetes-manifests-kube-apiserver.yaml]"),
+        "{t}"
+    );
+    assert!(!t.contains("[ERROR FileAvailable--etc-kubernetes-manifests-etcd.yaml]"));
+
     // The static Pod manifests carry the command lines the product reads.
     let etcd = manifest_command(&m1, "etcd");
     assert_eq!(etcd[0], "etcd");
