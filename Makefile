@@ -44,11 +44,15 @@ samples-check: build
 # The Python module: build the wheel (debug profile), install exactly it into .venv, run
 # pytest from outside the source tree so only the installed wheel is importable.
 PY_WHEELS := target/python-wheels
+# maturin patches the linked library in place (bundling libssl/libcrypto), and that file is
+# cargo's own artifact (hard link): it is removed so that a rebuild relinks a clean one.
+# Then the Tacker loading tests run in .venv-tacker (Tacker from PyPI, tools/tacker-venv.sh).
 python-test: setup
-	rm -rf $(PY_WHEELS)
+	rm -rf $(PY_WHEELS) "$${CARGO_TARGET_DIR:-target}"/maturin/lib_vnf_mgmt.so "$${CARGO_TARGET_DIR:-target}"/debug/deps/lib_vnf_mgmt.so
 	PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/maturin build -m python-bindings/Cargo.toml -o $(PY_WHEELS)
 	.venv/bin/pip install -q --disable-pip-version-check --force-reinstall --no-deps $(PY_WHEELS)/vnf_mgmt-*.whl
 	cd $(PY_WHEELS) && $(CURDIR)/.venv/bin/python -m pytest -q -p no:cacheprovider -c $(CURDIR)/python-bindings/pyproject.toml $(CURDIR)/python-bindings/tests
+	tools/tacker-venv.sh $(PY_WHEELS)/vnf_mgmt-*.whl && cd $(PY_WHEELS) && $(CURDIR)/.venv-tacker/bin/python -m pytest -q -p no:cacheprovider -c $(CURDIR)/python-bindings/tests_tacker/pytest.ini $(CURDIR)/python-bindings/tests_tacker
 
 bench: setup
 	@tools/bench.sh

@@ -18,7 +18,14 @@ set -euo pipefail
 # shellcheck source=mgmt-driver/scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
 
+# The rendered configuration (holds the token) until it is installed; removed on exit.
+CFG_TMP=''
+trap '[[ -z "$CFG_TMP" ]] || rm -f "$CFG_TMP"' EXIT
+
 KUBELET_KUBECONFIG=/var/lib/rancher/k3s/agent/kubelet.kubeconfig
+# Where the log of the k3s process this run waits for starts (a started process's lines
+# only; 0 for one that was already running).
+LOG_FROM=0
 READY_TIMEOUT=300
 
 # node_registered NAME: the agent's node is in the API.
@@ -26,13 +33,13 @@ node_registered() {
   if [[ -s "$KUBELET_KUBECONFIG" ]]; then
     k3s kubectl --kubeconfig "$KUBELET_KUBECONFIG" get node "$1" -o name >/dev/null 2>&1
   else
-    [[ -s "$K3S_LOG" ]] && grep -Fq "Node $1 registered" "$K3S_LOG"
+    [[ -s "$K3S_LOG" ]] && tail -c "+$((LOG_FROM + 1))" "$K3S_LOG" | grep -Fq "Node $1 registered"
   fi
 }
 
 main() {
   (($# == 3)) || fatal "usage: k3s_agent.sh NODE_NAME NODE_IP SERVER_URL < secrets"
-  local name=$1 ip=$2 url=$3 token tmp changed=0
+  local name=$1 ip=$2 url=$3 token changed=0
   valid_dns_label "$name" || fatal "invalid node name: $name"
   valid_ipv4 "$ip" || fatal "invalid node address: $ip"
   valid_https_url "$url" || fatal "invalid server URL: $url (https://HOST:PORT)"
@@ -40,25 +47,27 @@ main() {
   valid_k3s_token "$token" || fatal "no valid token on stdin"
   verify_root
 
-  tmp=$(umask 077 && mktemp)
+  CFG_TMP=$(umask 077 && mktemp)
   {
     printf '# Written by vnf-mgmt (k3s_agent.sh). Mode 0600: holds the cluster token.\n'
     printf 'node-name: "%s"\n' "$name"
     printf 'node-ip: "%s"\n' "$ip"
     printf 'server: "%s"\n' "$url"
     printf 'token: "%s"\n' "$token"
-  } >"$tmp"
+  } >"$CFG_TMP"
   k3s_ensure_installed agent
-  k3s_write_config "$tmp" && changed=1
+  k3s_write_config "$CFG_TMP" && changed=1
   if k3s_running agent; then
     if ((changed)); then
       info "configuration of $name changed: restarting the k3s agent"
       k3s_stop agent
+      LOG_FROM=$(stat -c %s "$K3S_LOG" 2>/dev/null || echo 0)
       k3s_start agent
     else
       info "k3s agent running on $name with the same configuration"
     fi
   else
+    LOG_FROM=$(stat -c %s "$K3S_LOG" 2>/dev/null || echo 0)
     k3s_start agent
   fi
   k3s_wait agent "$READY_TIMEOUT" node_registered "$name"

@@ -25,6 +25,10 @@ set -euo pipefail
 # shellcheck source=mgmt-driver/scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
 
+# The rendered configuration (holds the token) until it is installed; removed on exit.
+CFG_TMP=''
+trap '[[ -z "$CFG_TMP" ]] || rm -f "$CFG_TMP"' EXIT
+
 KUBECONFIG_FILE=/etc/rancher/k3s/k3s.yaml
 DB_DIR=/var/lib/rancher/k3s/server/db
 READY_TIMEOUT=300
@@ -37,7 +41,7 @@ node_registered() {
 
 main() {
   (($# >= 3)) || fatal "usage: k3s_server.sh NODE_NAME NODE_IP init|join [SERVER_URL] [TLS_SAN...] < secrets"
-  local name=$1 ip=$2 mode=$3 url='' san token tmp changed=0
+  local name=$1 ip=$2 mode=$3 url='' san token changed=0
   shift 3
   valid_dns_label "$name" || fatal "invalid node name: $name"
   valid_ipv4 "$ip" || fatal "invalid node address: $ip"
@@ -64,7 +68,7 @@ main() {
   fi
   verify_root
 
-  tmp=$(umask 077 && mktemp)
+  CFG_TMP=$(umask 077 && mktemp)
   {
     printf '# Written by vnf-mgmt (k3s_server.sh). Mode 0600: may hold the cluster token.\n'
     printf 'node-name: "%s"\n' "$name"
@@ -82,9 +86,9 @@ main() {
         printf '  - "%s"\n' "$san"
       done
     fi
-  } >"$tmp"
+  } >"$CFG_TMP"
   k3s_ensure_installed server
-  k3s_write_config "$tmp" && changed=1
+  k3s_write_config "$CFG_TMP" && changed=1
   if [[ -d "$DB_DIR" ]]; then
     info "datastore $DB_DIR exists: k3s restarts its etcd member (no new cluster)"
   fi

@@ -5,7 +5,7 @@
 # Usage: k8s_etcd.sh snapshot PATH        saves a snapshot to PATH (mode 0600); prints
 #                                         snapshot=PATH sha256=<hex>
 #        k8s_etcd.sh member-remove NAME   removes the member named exactly NAME (absent:
-#                                         nothing to do)
+#                                         nothing to do; this node's own member: refused)
 #        k8s_etcd.sh member-count         prints members=N
 #
 # The client URL and TLS files come from the etcd static Pod manifest
@@ -15,7 +15,7 @@
 # missing (package etcd-client).
 set -euo pipefail
 # shellcheck source=mgmt-driver/scripts/lib.sh
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 MANIFEST=/etc/kubernetes/manifests/etcd.yaml
 # etcdctl's error output of the current call (quoted in the error message); removed on exit.
@@ -93,6 +93,10 @@ cmd_snapshot() {
 
 cmd_member_remove() {
   local name=$1 list id
+  # The member this node runs is never removed from here (it would cut this node's own
+  # etcd off): a dead master's member is removed from a surviving master.
+  [[ "$name" != "$(manifest_flag name)" ]] ||
+    fatal "refusing to remove $name: it is this node's own etcd member (run on another master)"
   list=$(members)
   id=$(awk -F', ' -v n="$name" '$3 == n { print $1 }' <<<"$list")
   if [[ -z "$id" ]]; then

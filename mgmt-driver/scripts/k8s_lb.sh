@@ -21,7 +21,7 @@
 # keepalived are installed only when missing.
 set -euo pipefail
 # shellcheck source=mgmt-driver/scripts/lib.sh
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 HAPROXY_CFG=/etc/haproxy/haproxy.cfg
 KEEPALIVED_CONF=/etc/keepalived/keepalived.conf
@@ -39,7 +39,10 @@ global
 
 defaults
   mode tcp
-  timeout connect 5s
+  # A dead master: its connection attempt fails fast and goes to another backend.
+  retries 2
+  option redispatch
+  timeout connect 2s
   timeout client 1h
   timeout server 1h
 
@@ -52,6 +55,7 @@ backend kubernetes-apiserver
   mode tcp
   balance roundrobin
   option tcp-check
+  default-server inter 2s fall 2 rise 2
 CFG
   for b in "$@"; do
     name=${b%%=*}

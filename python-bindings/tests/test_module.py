@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from pathlib import Path
@@ -331,3 +332,32 @@ def test_dependency_debug_records_are_filtered_in_rust(caplog: pytest.LogCapture
 def test_emit_log_rejects_unknown_level() -> None:
     with pytest.raises(ValueError):
         _vnf_mgmt._emit_log("loud", "x", "y")
+
+
+CODE_LITERALS = [
+    re.compile(r'(?:code=|default_code = |_invalid\()"([a-z_]+(?:\.[a-z_]+)+)"'),
+    re.compile(r'f?"([a-z_]+(?:\.[a-z_]+)+): '),  # v2 script stderr lines "<code>: …"
+]
+
+
+def test_python_only_codes_are_documented() -> None:
+    # Every code literal in the installed package is in the engine's catalogue or in the
+    # README's "Python layer" table.
+    literals = set()
+    for path in Path(vnf_mgmt.__file__).parent.glob("*.py"):
+        text = path.read_text()
+        for pat in CODE_LITERALS:
+            literals.update(pat.findall(text))
+    assert {"driver.operation.not_implemented", "request.heal.unknown_vnfc",
+            "request.additional_params.missing", "driver.internal"} <= literals, literals
+    catalogue = {code for code, _ in vnf_mgmt.all_codes()}
+    readme = (REPO / "python-bindings" / "README.md").read_text()
+    section = readme.split("### Python layer", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"`([a-z_]+(?:\.[a-z_]+)+)`", section))
+    assert sorted(literals - catalogue - documented) == []
+    # The table lists only codes the engine does not catalogue.
+    table = section.split("Also raised by the Python layer", 1)[0]
+    first_cells = [row.split("|")[1] for row in table.splitlines() if row.startswith("| `")]
+    in_table = {c for cell in first_cells for c in re.findall(r"`([a-z_.]+)`", cell)}
+    assert {"driver.error", "request.vnf_instance.id"} <= in_table, in_table
+    assert in_table and not in_table & catalogue, in_table & catalogue

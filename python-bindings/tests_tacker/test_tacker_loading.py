@@ -267,6 +267,54 @@ def test_vnflcm_driver_loads_the_class_and_hashes_its_source(
     assert lcm._mgmt_driver_hash[DRIVER_TYPE] == expected
 
 
+CONDUCTOR_START = f"""
+from unittest import mock
+from oslo_config import cfg
+from tacker import objects
+objects.register_all()
+from tacker.manager import TackerManager
+from tacker.vnflcm import vnflcm_driver
+cfg.CONF([], project="tacker", default_config_files=[])
+cfg.CONF.set_override("vnflcm_mgmt_driver", ["vnflcm_noop", "{DRIVER_TYPE}"], "tacker")
+with mock.patch.object(TackerManager, "get_service_plugins", return_value={{"VNFM": None}}):
+    lcm = vnflcm_driver.VnfLcmDriver()
+print(type(lcm._mgmt_manager["{DRIVER_TYPE}"]).__module__)
+"""
+
+
+def conductor_start() -> subprocess.CompletedProcess:
+    """VnfLcmDriver built in a new process, as at tacker-conductor start (stevedore reads
+    the installed entry points once per process)."""
+    return subprocess.run([sys.executable, "-W", "ignore", "-c", CONDUCTOR_START],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_a_second_target_under_the_name_stops_tacker(
+        site_distribution: str, tmp_path: Path) -> None:
+    # With the test distribution and the wheel (an identical pair) Tacker starts.
+    p = conductor_start()
+    assert p.returncode == 0 and p.stdout.split() == ["vnf_mgmt.tacker"], p.stderr
+    # A copy registered under the same name with another target gives two drivers of
+    # one type: VnfLcmDriver cannot be built. (Tacker means SystemExit; its message
+    # formatting indexes by the builtin `type` and raises KeyError first.)
+    src = tmp_path / "copy-dist"
+    src.mkdir()
+    (src / "site_mgmt_copy.py").write_text(
+        "from vnf_mgmt.tacker import KubernetesMgmtDriver  # noqa: F401\n")
+    (src / "setup.cfg").write_text(
+        SETUP_CFG.replace(SITE_DIST, "vnf-mgmt-tacker-copy")
+        .replace("py_modules =", "py_modules = site_mgmt_copy")
+        .replace(ENTRY_POINT, "site_mgmt_copy:KubernetesMgmtDriver"))
+    (src / "pyproject.toml").write_text(PYPROJECT)
+    pip("install", "-q", "--no-deps", "--no-index", "--no-build-isolation", str(src))
+    try:
+        p = conductor_start()
+    finally:
+        pip("uninstall", "-q", "-y", "vnf-mgmt-tacker-copy")
+    assert p.returncode != 0, p.stdout
+    assert "KeyError" in p.stderr or "already registered" in p.stderr, p.stderr
+
+
 def test_class_implements_tackers_abstract_driver() -> None:
     assert issubclass(KubernetesMgmtDriver, VnflcmMgmtAbstractDriver)
     assert KubernetesMgmtDriver.__abstractmethods__ == frozenset()

@@ -442,6 +442,10 @@ fn deleting_only_the_token_secret_or_only_the_service_account_ends_the_token() {
             Err(401),
             "after deleting the {what}"
         );
+        if what == "serviceaccount" {
+            // The token controller removes the token Secrets of a deleted ServiceAccount.
+            assert_eq!(secret_token(&c), None);
+        }
         mk::revoke_access(&admin, None, NS, SA, Duration::from_secs(20)).expect("clean up");
     }
 }
@@ -529,6 +533,56 @@ fn write_kubeconfig_refuses_symlinks_and_replaces_a_readable_file_with_0600() {
             .expect("read")
             .contains("current-context")
     );
+}
+
+#[test]
+fn the_actions_serialize_with_stable_names() {
+    let a = Action::KubeDrainNodes {
+        kubeconfig: ADMIN_CONF.into(),
+        endpoint: None,
+        nodes: names(&["w1"]),
+        delete_nodes: true,
+    };
+    let v = serde_json::to_value(&a).expect("json");
+    assert_eq!(
+        v,
+        json!({"type": "kube_drain_nodes", "kubeconfig": ADMIN_CONF, "nodes": ["w1"], "delete_nodes": true})
+    );
+    let back: Action = serde_json::from_value(v).expect("round trip");
+    assert_eq!(back, a);
+    for (a, ty) in [
+        (
+            Action::KubeDeleteNodes {
+                kubeconfig: ADMIN_CONF.into(),
+                endpoint: Some("https://192.0.2.10:6443".into()),
+                nodes: names(&["w2"]),
+            },
+            "kube_delete_nodes",
+        ),
+        (
+            Action::KubeExportAccess {
+                kubeconfig: ADMIN_CONF.into(),
+                endpoint: None,
+                namespace: NS.into(),
+                service_account: SA.into(),
+            },
+            "kube_export_access",
+        ),
+        (
+            Action::KubeRevokeAccess {
+                kubeconfig: ADMIN_CONF.into(),
+                endpoint: None,
+                namespace: NS.into(),
+                service_account: SA.into(),
+            },
+            "kube_revoke_access",
+        ),
+    ] {
+        let v = serde_json::to_value(&a).expect("json");
+        assert_eq!(v["type"], ty);
+        assert_eq!(v.get("endpoint").is_some(), ty == "kube_delete_nodes");
+        assert_eq!(serde_json::from_value::<Action>(v).expect("round trip"), a);
+    }
 }
 
 // ----- through the executor (admin kubeconfig read over SSH from a lab host) -----------

@@ -7,6 +7,7 @@ mod invalid_samples;
 mod kube_ops;
 mod lab_cluster;
 mod lab_cluster_exec;
+mod lab_ha_scripts;
 mod lab_heal;
 mod lab_instantiate;
 mod openstack_discovery;

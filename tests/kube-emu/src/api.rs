@@ -1669,6 +1669,24 @@ impl Server {
                     true
                 }).await?;
             }
+            "serviceaccounts" => {
+                // The token controller deletes the token Secrets of a deleted ServiceAccount.
+                let ns = obj["metadata"]["namespace"].as_str().unwrap_or("");
+                let sres = res_of("secrets");
+                let prefix = format!("/registry/{}/{}/", sres.etcd, ns);
+                let (kvs, _) = self.cfg.etcd.list(&prefix).await?;
+                for kv in kvs {
+                    let sec = decode(&kv);
+                    let ann = &sec["metadata"]["annotations"];
+                    let uid = &ann["kubernetes.io/service-account.uid"];
+                    if sec["type"] == "kubernetes.io/service-account-token"
+                        && ann["kubernetes.io/service-account.name"].as_str() == Some(name_of(obj))
+                        && (uid.is_null() || *uid == obj["metadata"]["uid"])
+                    {
+                        self.cfg.etcd.delete(&kv.key, kv.mod_revision).await?;
+                    }
+                }
+            }
             "persistentvolumes" => {
                 let cr = &obj["spec"]["claimRef"];
                 if let (Some(ns), Some(n)) = (cr["namespace"].as_str(), cr["name"].as_str()) {

@@ -351,6 +351,27 @@ async fn server(a: &Args) -> Result<()> {
         node::env_port("KUBE_EMU_ETCD_PEER_PORT", 2380),
     );
     let (client, peer) = node::etcd_urls(&ip, cport, pport);
+    let bind = if ip.starts_with("127.") {
+        format!("{ip}:{port}")
+    } else {
+        format!("0.0.0.0:{port}")
+    };
+    // A second server on a node where one runs fails before touching anything (k3s
+    // fails binding its ports); it must not take over the running one's etcd.
+    if std::net::TcpListener::bind(&bind).is_err() {
+        bail!(
+            "starting kubernetes: preparing server: listen tcp {bind}: bind: address already in use (is another k3s server running on this node?)"
+        );
+    }
+    // k3s embeds etcd, so it dies with the server; here etcd is a child daemon that
+    // survives a SIGKILLed server. No server runs (the port is free): stop the orphan.
+    if node::daemon_alive("etcd") {
+        log(
+            "info",
+            "Stopping the etcd member left by a previous k3s server",
+        );
+        node::stop_daemon("etcd");
+    }
     let data_dir = server_dir().join("db/etcd");
     // Serving certificate SANs: the node address and every --tls-san.
     let mut sans = vec![ip.clone()];
@@ -559,11 +580,6 @@ async fn server(a: &Args) -> Result<()> {
     let ready = host_path("/run/kube-emu/k3s-apiserver.ready");
     let _ = std::fs::remove_file(&ready);
     std::fs::create_dir_all(host_path("/run/kube-emu"))?;
-    let bind = if ip.starts_with("127.") {
-        format!("{ip}:{port}")
-    } else {
-        format!("0.0.0.0:{port}")
-    };
     let opts = crate::ServeOpts {
         etcd: vec![client.clone()],
         listen: bind,

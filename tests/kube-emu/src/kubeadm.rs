@@ -610,6 +610,8 @@ struct InitOpts {
     tokens: Vec<(Option<String>, i64)>,
     extra_sans: Vec<String>,
     ignore: Vec<String>,
+    /// `--dry-run` / `dryRun: true`: validate, change nothing.
+    dry_run: bool,
     from_config: bool,
 }
 
@@ -641,6 +643,7 @@ fn init_opts_from_flags(a: &Args) -> Result<InitOpts> {
             .map(String::from)
             .collect(),
         ignore: ignore_list(a),
+        dry_run: a.has("dry-run"),
         from_config: false,
     })
 }
@@ -709,6 +712,7 @@ fn init_opts_from_config(a: &Args, path: &str) -> Result<InitOpts> {
         tokens: vec![],
         extra_sans: vec![],
         ignore: ignore_list(a),
+        dry_run: a.has("dry-run"),
         from_config: true,
     };
     if let Some(d) = ic {
@@ -718,6 +722,7 @@ fn init_opts_from_config(a: &Args, path: &str) -> Result<InitOpts> {
             .copied()
             .collect();
         d.warn_unknown(&known);
+        o.dry_run |= d.bool("dryRun")?;
         o.cert_key = d.str("certificateKey")?;
         o.ip = d.str("localAPIEndpoint.advertiseAddress")?;
         o.api_port = d.port("localAPIEndpoint.bindPort")?.filter(|p| *p != 0);
@@ -813,6 +818,12 @@ async fn init(a: &Args) -> Result<()> {
         aead_key(k)?;
     }
     let name = o.node.name.clone().unwrap_or_else(node::hostname);
+    if o.dry_run {
+        println!(
+            "[dry-run] The configuration is valid; the kube-emu shim changes nothing in dry-run mode"
+        );
+        return Ok(());
+    }
     let node_ip = o.node.node_ip.clone().unwrap_or_else(|| ip.clone());
     println!("[init] Using Kubernetes version: {VERSION}");
     println!("[preflight] Running pre-flight checks");
@@ -872,7 +883,12 @@ async fn init(a: &Args) -> Result<()> {
         &json!({"role": "control-plane", "name": name, "ip": ip, "etcd_client": client, "etcd_peer": peer, "api_port": api_port, "endpoint": endpoint}),
     )?;
     let api = local_admin(&ip, api_port, &ca)?;
-    let cfg = cluster_config(&endpoint, o.pod_cidr.as_deref(), service_cidr);
+    let cfg = cluster_config(
+        &endpoint,
+        o.pod_cidr.as_deref(),
+        service_cidr,
+        &o.extra_sans,
+    );
     api.apply("/api/v1/namespaces/kube-system/configmaps/kubeadm-config", &json!({"apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": "kubeadm-config", "namespace": "kube-system"}, "data": {"ClusterConfiguration": cfg}}), "kubeadm").await?;
     println!(
@@ -965,9 +981,15 @@ fn service_ip(cidr: &str) -> String {
     }
 }
 
-fn cluster_config(endpoint: &str, pod: Option<&str>, svc: &str) -> String {
+fn cluster_config(endpoint: &str, pod: Option<&str>, svc: &str, sans: &[String]) -> String {
+    let api_server = if sans.is_empty() {
+        "apiServer: {}\n".to_string()
+    } else {
+        let list: String = sans.iter().map(|s| format!("  - {s}\n")).collect();
+        format!("apiServer:\n  certSANs:\n{list}")
+    };
     format!(
-        "apiServer: {{}}\napiVersion: kubeadm.k8s.io/v1beta4\ncertificatesDir: /etc/kubernetes/pki\nclusterName: kubernetes\ncontrolPlaneEndpoint: {endpoint}\netcd:\n  local:\n    dataDir: /var/lib/etcd\nkind: ClusterConfiguration\nkubernetesVersion: {VERSION}\nnetworking:\n  dnsDomain: cluster.local\n{}  serviceSubnet: {svc}\n",
+        "{api_server}apiVersion: kubeadm.k8s.io/v1beta4\ncertificatesDir: /etc/kubernetes/pki\nclusterName: kubernetes\ncontrolPlaneEndpoint: {endpoint}\netcd:\n  local:\n    dataDir: /var/lib/etcd\nkind: ClusterConfiguration\nkubernetesVersion: {VERSION}\nnetworking:\n  dnsDomain: cluster.local\n{}  serviceSubnet: {svc}\n",
         pod.map(|p| format!("  podSubnet: {p}\n"))
             .unwrap_or_default()
     )
@@ -1482,6 +1504,8 @@ struct JoinOpts {
     api_port: Option<u16>,
     node: NodeRegOpts,
     ignore: Vec<String>,
+    /// `--dry-run` / `dryRun: true`: validate, change nothing.
+    dry_run: bool,
     from_config: bool,
 }
 
@@ -1519,6 +1543,7 @@ fn join_opts_from_flags(a: &Args) -> Result<JoinOpts> {
             ..NodeRegOpts::default()
         },
         ignore: ignore_list(a),
+        dry_run: a.has("dry-run"),
         from_config: false,
     })
 }
@@ -1592,20 +1617,25 @@ fn join_opts_from_config(a: &Args, path: &str) -> Result<JoinOpts> {
             .filter(|p| *p != 0),
         node,
         ignore,
+        dry_run: a.has("dry-run") || d.bool("dryRun")?,
         from_config: true,
     })
 }
 
-/// The `serviceSubnet` of the cluster's `kubeadm-config` ConfigMap.
-fn service_subnet(kubeadm_config: &Value) -> String {
+/// The `ClusterConfiguration` of the cluster's `kubeadm-config` ConfigMap (null when
+/// unreadable).
+fn cluster_configuration(kubeadm_config: &Value) -> Value {
     kubeadm_config["data"]["ClusterConfiguration"]
         .as_str()
-        .and_then(|c| {
-            c.lines()
-                .find_map(|l| l.trim().strip_prefix("serviceSubnet:"))
-                .map(|s| s.trim().to_string())
-        })
-        .unwrap_or_else(|| "10.96.0.0/12".into())
+        .and_then(|c| serde_saphyr::from_str(c).ok())
+        .unwrap_or(Value::Null)
+}
+
+fn host_of(endpoint: &str) -> String {
+    endpoint
+        .rsplit_once(':')
+        .map(|(h, _)| h.trim_matches(|c| c == '[' || c == ']').to_string())
+        .unwrap_or_else(|| endpoint.to_string())
 }
 
 async fn join(a: &Args) -> Result<()> {
@@ -1649,6 +1679,12 @@ async fn join(a: &Args) -> Result<()> {
         .api_port
         .unwrap_or_else(|| node::env_port("KUBE_EMU_API_PORT", 6443));
     let name = o.node.name.clone().unwrap_or_else(node::hostname);
+    if o.dry_run {
+        println!(
+            "[dry-run] The configuration is valid; the kube-emu shim changes nothing in dry-run mode"
+        );
+        return Ok(());
+    }
     let node_ip = o.node.node_ip.clone().unwrap_or_else(|| ip.clone());
     println!("[preflight] Running pre-flight checks");
     preflight(
@@ -1703,6 +1739,11 @@ async fn join(a: &Args) -> Result<()> {
         );
     }
     let server = format!("https://{endpoint}");
+    let cluster = cluster_configuration(&kubeadm_config);
+    let service_cidr = cluster["networking"]["serviceSubnet"]
+        .as_str()
+        .unwrap_or("10.96.0.0/12")
+        .to_string();
     if control_plane {
         println!(
             "[preflight] Running pre-flight checks before initializing the new control plane instance"
@@ -1726,11 +1767,27 @@ async fn join(a: &Args) -> Result<()> {
             write_file(&pki_dir().join(f), content, f.ends_with(".key"))?;
         }
         let ca = Ca::load(&pki_dir())?;
-        let ep_host = endpoint
-            .rsplit_once(':')
-            .map(|(h, _)| h.to_string())
-            .unwrap_or_default();
-        issue_apiserver(&[ip.clone(), ep_host, name.clone(), "10.96.0.1".into()])?;
+        // Serving certificate SANs as kubeadm derives them from the ClusterConfiguration:
+        // the control-plane endpoint (e.g. a VIP) and certSANs, whichever endpoint this
+        // node joined through.
+        let mut sans = vec![
+            ip.clone(),
+            host_of(&endpoint),
+            name.clone(),
+            service_ip(&service_cidr),
+        ];
+        if let Some(cpe) = cluster["controlPlaneEndpoint"].as_str() {
+            sans.push(host_of(cpe));
+        }
+        sans.extend(
+            cluster["apiServer"]["certSANs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(String::from),
+        );
+        issue_apiserver(&sans)?;
         println!("[certs] Using certificateDir folder \"/etc/kubernetes/pki\"");
         write_kubeconfigs(&ca, &server, &name, true)?;
         // Stacked etcd: add a member through the existing ones, then start it.
@@ -1798,7 +1855,7 @@ async fn join(a: &Args) -> Result<()> {
             etcd_peer_port: pport,
             initial_cluster: &initial_cluster,
             state: "existing",
-            service_cidr: &service_subnet(&kubeadm_config),
+            service_cidr: &service_cidr,
         })?;
         node::start_etcd(&node::EtcdSpec {
             name: &name,

@@ -72,6 +72,13 @@ impl Host {
     fn kubeconfig(&self) -> PathBuf {
         self.root.join("etc/rancher/k3s/k3s.yaml")
     }
+    /// SIGKILL the k3s process only (its etcd daemon survives, unlike in k3s).
+    fn kill_server_only(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
     fn stop(&mut self) -> Option<std::process::ExitStatus> {
         let mut c = self.child.take()?;
         let _ = Command::new("kill")
@@ -357,6 +364,23 @@ fn k3s_config_file_injection_restart_and_first_server_heal() {
         "s1:server:cp"
     );
     let url1 = format!("https://127.0.0.1:{}", s1.api);
+    // A second server on the same node fails and leaves the running one alone.
+    let etcd_pid = std::fs::read_to_string(s1.root.join("run/kube-emu/etcd.pid")).unwrap();
+    let again = s1
+        .cmd(&bin, None)
+        .args(["server", "--node-name", "s1"])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("address already in use"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(s1.root.join("run/kube-emu/etcd.pid")).unwrap(),
+        etcd_pid
+    );
 
     // s2 joins from its config file (server + full token); s3 with flags.
     write_config(
@@ -426,14 +450,19 @@ fn k3s_config_file_injection_restart_and_first_server_heal() {
 
     // `server --cluster-init` where the database exists restarts the existing member:
     // no second cluster (same member ids, the data is there).
+    // s2 is SIGKILLed (its etcd daemon is left over and is stopped by the restart).
     let ids_before = ok(etcdctl(s1.ec, &["member", "list"]));
-    assert!(s2.stop().unwrap().success());
+    s2.kill_server_only();
     forget_kubeconfig(&s2);
     let mut c = s2.cmd(&bin, None);
     c.args(["server", "--cluster-init"]);
     s2.start(c, &s2.kubeconfig()).unwrap();
     let log = std::fs::read_to_string(s2.root.with_extension("log")).unwrap();
     assert!(log.contains("bootstrap already complete"), "{log}");
+    assert!(
+        log.contains("Stopping the etcd member left by a previous k3s server"),
+        "{log}"
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
     while started_members(s1.ec).len() < 3 {
         assert!(Instant::now() < deadline, "s2 did not rejoin its cluster");

@@ -466,7 +466,7 @@ fn config_files_fault_injection_manifests_and_rejoin_preflight() {
         dir.path(),
         "init.yaml",
         &format!(
-            "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nbootstrapTokens:\n  - token: \"{CFG_TOKEN}\"\n    ttl: 24h0m0s\ncertificateKey: \"{CFG_CERT_KEY}\"\nlocalAPIEndpoint:\n  advertiseAddress: 127.0.0.1\n  bindPort: {}\nnodeRegistration:\n  name: m1\n  criSocket: unix:///var/run/containerd/containerd.sock\n  kubeletExtraArgs:\n    - name: node-labels\n      value: vnf.example/role=master\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: \"{endpoint}\"\nnetworking:\n  podSubnet: 10.244.0.0/16\n  serviceSubnet: 10.97.0.0/16\n",
+            "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nbootstrapTokens:\n  - token: \"{CFG_TOKEN}\"\n    ttl: 24h0m0s\ncertificateKey: \"{CFG_CERT_KEY}\"\nlocalAPIEndpoint:\n  advertiseAddress: 127.0.0.1\n  bindPort: {}\nnodeRegistration:\n  name: m1\n  criSocket: unix:///var/run/containerd/containerd.sock\n  kubeletExtraArgs:\n    - name: node-labels\n      value: vnf.example/role=master\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: \"{endpoint}\"\napiServer:\n  certSANs:\n    - vip.example.test\n    - 198.18.250.250\nnetworking:\n  podSubnet: 10.244.0.0/16\n  serviceSubnet: 10.97.0.0/16\n",
             m1.api
         ),
     );
@@ -531,6 +531,11 @@ fn config_files_fault_injection_manifests_and_rejoin_preflight() {
     let t = failed(m1.kubeadm(&bin, &["join", "--config", &broken]));
     assert!(t.contains("broken.yaml"), "{t}");
 
+    // --dry-run validates and changes nothing.
+    let dry = ok(m1.kubeadm(&bin, &["init", "--config", &init_cfg, "--dry-run"]));
+    assert!(dry.contains("[dry-run]"), "{dry}");
+    assert!(!m1.root.join("etc/kubernetes").exists());
+
     // Injected failure: fails once, changes nothing, then init runs.
     let fail_init = m1.root.join("etc/kube-emu/fail-next-kubeadm-init");
     std::fs::create_dir_all(fail_init.parent().unwrap()).unwrap();
@@ -578,6 +583,27 @@ fn config_files_fault_injection_manifests_and_rejoin_preflight() {
         None,
     ));
     assert_eq!(m1_node, "master node-role.kubernetes.io/control-plane");
+
+    // A second init fails preflight; an ignored check becomes a warning.
+    let t = failed(m1.kubeadm(
+        &bin,
+        &[
+            "init",
+            "--config",
+            &init_cfg,
+            "--ignore-preflight-errors",
+            "FileAvailable--etc-kubernetes-manifests-etcd.yaml",
+        ],
+    ));
+    assert!(
+        t.contains("[WARNING FileAvailable--etc-kubernetes-manifests-etcd.yaml]"),
+        "{t}"
+    );
+    assert!(
+        t.contains("[ERROR FileAvailable--etc-kubernetes-manifests-kube-apiserver.yaml]"),
+        "{t}"
+    );
+    assert!(!t.contains("[ERROR FileAvailable--etc-kubernetes-manifests-etcd.yaml]"));
 
     // The static Pod manifests carry the command lines the product reads.
     let etcd = manifest_command(&m1, "etcd");
@@ -655,6 +681,22 @@ fn config_files_fault_injection_manifests_and_rejoin_preflight() {
         all.contains("uses a deprecated API spec: \"kubeadm.k8s.io/v1beta3\""),
         "{all}"
     );
+    // Both masters serve a certificate with the ClusterConfiguration's certSANs.
+    for h in [&m1, &m2] {
+        let pem = std::fs::read(h.root.join("etc/kubernetes/pki/apiserver.crt")).unwrap();
+        let (_, p) = x509_parser::pem::parse_x509_pem(&pem).unwrap();
+        let cert = p.parse_x509().unwrap();
+        let sans = format!(
+            "{:?}",
+            cert.subject_alternative_name().unwrap().unwrap().value
+        );
+        assert!(
+            sans.contains("DNSName(\"vip.example.test\")")
+                && sans.contains("IPAddress([198, 18, 250, 250])"),
+            "{}: {sans}",
+            h.name
+        );
+    }
     let m2_etcd = manifest_command(&m2, "etcd");
     assert!(m2_etcd.contains(&"--initial-cluster-state=existing".to_string()));
     let m2_client = flag_value(&m2_etcd, "--advertise-client-urls").unwrap();
