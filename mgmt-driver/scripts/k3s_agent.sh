@@ -46,6 +46,9 @@ main() {
   token=$(k3s_read_token)
   valid_k3s_token "$token" || fatal "no valid token on stdin"
   verify_root
+  # Through the VIP, HAProxy passes connections on only once its health checks have
+  # marked a server up: wait until the URL answers before k3s gives up on it.
+  wait_until 120 https_answers "${url#https://}" || fatal "$url does not answer"
 
   CFG_TMP=$(umask 077 && mktemp)
   {

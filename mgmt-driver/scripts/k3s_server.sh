@@ -67,6 +67,11 @@ main() {
     fatal "init takes no token on stdin (k3s generates it)"
   fi
   verify_root
+  if [[ "$mode" == join ]]; then
+    # Through the VIP, HAProxy passes connections on only once its health checks have
+    # marked a server up: wait until the URL answers before k3s gives up on it.
+    wait_until 120 https_answers "${url#https://}" || fatal "$url does not answer"
+  fi
 
   CFG_TMP=$(umask 077 && mktemp)
   {

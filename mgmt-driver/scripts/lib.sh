@@ -299,7 +299,10 @@ k3s_wait() {
   local role=$1 limit=$2 start=$SECONDS
   shift 2
   until "$@" >/dev/null 2>&1; do
-    k3s_running "$role" || fatal "k3s $role stopped (see $K3S_LOG or journalctl -u $(k3s_unit "$role"))"
+    if ! k3s_running "$role"; then
+      [[ -s "$K3S_LOG" ]] && warn "last lines of $K3S_LOG:"$'\n'"$(tail -n 5 "$K3S_LOG")"
+      fatal "k3s $role stopped (see $K3S_LOG or journalctl -u $(k3s_unit "$role"))"
+    fi
     ((SECONDS - start < limit)) || fatal "k3s $role not ready after ${limit}s (see $K3S_LOG or journalctl -u $(k3s_unit "$role"))"
     sleep 1
   done

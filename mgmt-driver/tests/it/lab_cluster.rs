@@ -309,6 +309,32 @@ impl Cluster {
     }
 }
 
+/// Runs `cmd`; on a non-zero exit panics with its output and the last lines of the
+/// kubeadm/k3s logs of every master (what an operator would look at).
+fn ok(c: &Cluster, cmd: &mut Command) -> Output {
+    let o = cmd.output().expect("vnf-mgmt runs");
+    if o.status.code() != Some(0) {
+        let mut logs = String::new();
+        for m in &c.masters {
+            let out = c
+                .lab
+                .exec(
+                    m,
+                    &[
+                        "sh",
+                        "-c",
+                        "tail -n 15 /var/log/vnf-mgmt-k3s.log /var/log/kube-emu/*.log /var/log/vnf-mgmt-kubeadm-*.log 2>/dev/null",
+                    ],
+                )
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            logs.push_str(&format!("--- logs on {m}\n{out}\n"));
+        }
+        panic!("{}\n{logs}", show(&o));
+    }
+    o
+}
+
 fn fails(o: &Output) -> String {
     assert_eq!(o.status.code(), Some(3), "{}", show(o));
     text(o)
@@ -380,7 +406,7 @@ fn simple_cluster_joins_workers_and_resumes_after_a_failed_join() {
     assert!(pvs.trim().is_empty(), "{pvs}");
 
     // The re-run completes; the joined worker is untouched.
-    let o = run_ok(&mut c.instantiate());
+    let o = ok(&c, &mut c.instantiate());
     let t = text(&o);
     c.assert_nodes_ready(&["m1", "w1", "w2"]);
     assert_eq!(c.nodes()["w1"].0, w1_uid, "w1 was joined again");
@@ -603,7 +629,7 @@ fn scale_workers_out_and_in_respecting_a_pdb_then_heal_a_worker() {
 #[test]
 fn ha_cluster_serves_through_the_vip_heals_a_master_and_survives_losing_the_vip_holder() {
     let c = Cluster::up(&["m1", "m2", "m3"], &["w1", "w2"], "kubeadm");
-    let o = run_ok(&mut c.instantiate());
+    let o = ok(&c, &mut c.instantiate());
     let t = text(&o);
     assert!(t.contains("m3/k8s-join ok"), "{t}");
     c.assert_nodes_ready(&["m1", "m2", "m3", "w1", "w2"]);
@@ -677,7 +703,7 @@ fn k3s_simple_and_ha_clusters() {
         (&["m1", "m2", "m3"][..], &["w1"][..]),
     ] {
         let c = Cluster::up(masters, workers, "k3s");
-        let o = run_ok(&mut c.instantiate());
+        let o = ok(&c, &mut c.instantiate());
         let t = text(&o);
         let mut all: Vec<&str> = masters.to_vec();
         all.extend_from_slice(workers);
@@ -691,7 +717,7 @@ fn k3s_simple_and_ha_clusters() {
         );
         assert_eq!(nodes.lines().count(), all.len(), "{nodes}");
         // A re-run changes nothing.
-        run_ok(&mut c.instantiate());
+        ok(&c, &mut c.instantiate());
         c.assert_nodes_ready(&all);
         // The k3s token is nowhere in the output, events, journals or command lines.
         let token = c
