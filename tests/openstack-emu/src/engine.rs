@@ -1514,9 +1514,15 @@ impl Emu {
     /// Resource-show `attributes`: Heat returns the underlying API object for resources
     /// with a `show` attribute, the schema attributes otherwise.
     pub fn show_attributes(&self, m: &Model, st: &Stack, r: &Resource) -> Map<String, Value> {
-        let mut a = self.attributes(m, st, r);
-        match a.remove("show") {
-            Some(Value::Object(raw)) => raw,
+        // Heat's resource show resolves every attribute of the type (`subnets`, `show`,
+        // …); the raw object's fields come along for the attributes not modelled here.
+        let a = self.attributes(m, st, r);
+        match a.get("show") {
+            Some(Value::Object(raw)) => {
+                let mut all = raw.clone();
+                all.extend(a);
+                all
+            }
             _ => a,
         }
     }
