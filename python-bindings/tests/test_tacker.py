@@ -328,6 +328,36 @@ def test_v2_instantiate_end_without_topology_source_fails_clearly(
     assert "Traceback" not in err
 
 
+def v2_shaped(request: Dict[str, Any]) -> Dict[str, Any]:
+    """The request as Tacker v2 (SOL003 v3) has it: maps keyed by identifiers."""
+    req = json.loads(json.dumps(request))
+    req["vimConnectionInfo"] = {v.pop("id"): v for v in req["vimConnectionInfo"]}
+    for vl in req["extVirtualLinks"]:
+        for cp in vl["extCps"]:
+            cp["cpConfig"] = {f"{cp['cpdId']}_{i}": c for i, c in enumerate(cp["cpConfig"])}
+    return req
+
+
+def test_list_shapes_of_a_v2_request(simple_request_dict: Dict[str, Any]) -> None:
+    v2 = v2_shaped(simple_request_dict)
+    assert isinstance(v2["vimConnectionInfo"], dict)
+    assert _lcm.list_shapes(v2) == simple_request_dict
+    assert _lcm.list_shapes(simple_request_dict) == simple_request_dict
+    assert _lcm.list_shapes({"vimConnectionInfo": {"v1": None}}) == {
+        "vimConnectionInfo": [{"id": "v1"}]}
+
+
+def test_v2_instantiate_end_accepts_the_v2_request_shape(
+        sample_pkg: Path, simple_request_dict: Dict[str, Any]) -> None:
+    # Tacker v2 passes vimConnectionInfo and cpConfig as maps: they validate (the failure
+    # is the missing topology source, as with the list-shaped request).
+    d = conductor_dict("instantiate_end", v2_shaped(simple_request_dict), sample_pkg)
+    p = run_v2(d)
+    assert p.returncode == 1
+    err = p.stderr.decode()
+    assert err.startswith("driver.discovery."), err
+
+
 def test_v2_garbage_stdin_is_usage_error() -> None:
     p = run_v2(None, raw=b"definitely not a pickle")
     assert p.returncode == 2

@@ -49,7 +49,7 @@ TESTS = Path(__file__).resolve().parents[1] / "tests"
 sys.path.insert(0, str(TESTS))
 
 from conftest import REPO, SAMPLE_PKG  # noqa: E402
-from test_lab import KUBECTL, PVC, Lab, cluster_lab  # noqa: E402,F401 (fixture)
+from test_lab import KUBECTL, PVC, Lab, cluster_lab, lab  # noqa: E402,F401 (fixtures)
 
 import stevedore  # noqa: E402
 import stevedore.named  # noqa: E402
@@ -59,6 +59,10 @@ from tacker import objects  # noqa: E402
 from tacker.common import exceptions as tacker_exceptions  # noqa: E402
 from tacker.common import utils as tacker_utils  # noqa: E402
 from tacker.manager import TackerManager  # noqa: E402
+from tacker.sol_refactored import objects as objects_v2  # noqa: E402
+from tacker.sol_refactored.common import exceptions as sol_ex  # noqa: E402
+from tacker.sol_refactored.common import vnfd_utils  # noqa: E402
+from tacker.sol_refactored.conductor import vnflcm_driver_v2  # noqa: E402
 from tacker.objects import fields  # noqa: E402
 from tacker.vnflcm import utils as vnflcm_utils  # noqa: E402
 from tacker.vnflcm import vnflcm_driver  # noqa: E402
@@ -67,6 +71,7 @@ from tacker.vnfm.mgmt_drivers.vnflcm_abstract_driver import (  # noqa: E402
 )
 
 objects.register_all()
+objects_v2.register_all()
 
 from tacker.tests.unit.vnflcm import fakes  # noqa: E402  (needs the registered objects)
 
@@ -477,5 +482,67 @@ def test_lab_instantiate_end_and_storage_heal_with_tacker_objects(
     assert pvs(lab) == ["nfs-pv1", "nfs-pv2"]
     assert pv_nfs(lab, "nfs-pv2") == (lab.ip["s1"], "/volume/nfs/pv2")
     assert sha256_on(lab, "s1", "/volume/nfs/pv1/data.bin") == data_sum
+    exports = lab.exports()
+    assert "/volume/nfs/pv1" in exports and "/volume/nfs/pv2" in exports, exports
+
+
+# --- v2: the script run by Tacker's own v2 conductor code ----------------------------
+
+
+def v2_request(body: Dict[str, Any]) -> Any:
+    """A v2 InstantiateVnfRequest (SOL003 v3: maps keyed by identifiers)."""
+    body = copy.deepcopy(body)
+    body["vimConnectionInfo"] = {v.pop("id"): v for v in body["vimConnectionInfo"]}
+    for vl in body.get("extVirtualLinks", []):
+        for cp in vl["extCps"]:
+            cp["cpConfig"] = {f"{cp['cpdId']}_{i}": c for i, c in enumerate(cp["cpConfig"])}
+    return objects_v2.InstantiateVnfRequest.from_dict(body)
+
+
+def v2_run(operation: str, req: Any, data: Dict[str, Any]) -> Any:
+    """``VnfLcmDriverV2._exec_mgmt_driver_script`` on the sample (a v2 package, as is):
+    Tacker finds the script through the VNFD, copies the package, runs
+    ``sys.executable <script>`` with the pickled dict and reads the pickled answer."""
+    vnfd = vnfd_utils.Vnfd(VNFD_ID)
+    vnfd.init_from_csar_dir(str(SAMPLE_PKG))
+    inst = objects_v2.VnfInstanceV2(id="d5d5c5ac-0000-4000-8000-000000000001",
+                                    vnfdId=VNFD_ID, instantiationState="NOT_INSTANTIATED")
+    vnflcm_driver_v2.VnfLcmDriverV2()._exec_mgmt_driver_script(
+        operation, req.flavourId, req, inst, None, None, vnfd, data)
+    return inst
+
+
+def test_v2_script_through_tackers_conductor() -> None:
+    vnfd = vnfd_utils.Vnfd(VNFD_ID)
+    vnfd.init_from_csar_dir(str(SAMPLE_PKG))
+    assert vnfd.get_interface_script("simple", "instantiate_end") == \
+        "../Scripts/vnf_mgmt_driver.py"
+    req = v2_request(sample_body())
+    data: Dict[str, Any] = {}
+    # A no-op hook: the answer (the instance, unchanged) is read back into Tacker's object.
+    inst = v2_run("instantiate_start", req, data)
+    assert inst.id == "d5d5c5ac-0000-4000-8000-000000000001" and data == {}
+    # No topology source: Tacker's MgmtDriverExecutionFailed carries our concise stderr.
+    with pytest.raises(sol_ex.MgmtDriverExecutionFailed) as ei:
+        v2_run("instantiate_end", req, data)
+    assert "driver.discovery.request" in str(ei.value.detail)
+    assert "Traceback" not in str(ei.value.detail)
+
+
+@needs_root
+def test_lab_v2_instantiate_end_through_tackers_conductor(
+        lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # tacker-conductor's environment reaches the script (Tacker runs it as a subprocess).
+    monkeypatch.setenv("VNF_MGMT_KNOWN_HOSTS", lab.info["known_hosts"])
+    monkeypatch.setenv("VNF_MGMT_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("VNF_MGMT_SKIP_PV_REGISTRATION", "1")
+    inventory = tmp_path / "inventory.json"
+    inventory.write_text(json.dumps(lab.inventory()))
+    body = lab.request()
+    body["additionalParams"]["vnf_mgmt_inventory"] = str(inventory)
+    data: Dict[str, Any] = {}
+    v2_run("instantiate_end", v2_request(body), data)
+    summary = data["vnf_mgmt"]["instantiate_end"]
+    assert summary["operation"] == "instantiate" and summary["executed"] > 0, summary
     exports = lab.exports()
     assert "/volume/nfs/pv1" in exports and "/volume/nfs/pv2" in exports, exports

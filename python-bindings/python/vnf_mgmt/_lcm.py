@@ -188,6 +188,31 @@ class HookInput:
         return None if v is None else str(v)
 
 
+def list_shapes(request: Dict[str, Any]) -> Dict[str, Any]:
+    """The request with SOL003 v3 (Tacker v2) maps in the v2.6.1 list shapes the engine
+    reads: ``vimConnectionInfo`` ``{id: info}`` becomes ``[info + {"id": id}]`` and
+    ``extVirtualLinks[].extCps[].cpConfig`` ``{id: config}`` becomes ``[config]``.
+    List-shaped (Tacker v1) requests are returned unchanged."""
+    req = dict(request)
+    vci = req.get("vimConnectionInfo")
+    if isinstance(vci, dict):
+        req["vimConnectionInfo"] = [dict(v, id=k) if isinstance(v, dict) else {"id": k}
+                                    for k, v in vci.items()]
+    links = req.get("extVirtualLinks")
+    if isinstance(links, list):
+        out = []
+        for vl in links:
+            cps = vl.get("extCps") if isinstance(vl, dict) else None
+            if isinstance(cps, list):
+                vl = dict(vl, extCps=[
+                    dict(cp, cpConfig=list(cp["cpConfig"].values()))
+                    if isinstance(cp, dict) and isinstance(cp.get("cpConfig"), dict) else cp
+                    for cp in cps])
+            out.append(vl)
+        req["extVirtualLinks"] = out
+    return req
+
+
 def _invalid(code: str, message: str, pointer: Optional[str] = None) -> ValidationError:
     report = Report([Finding(code, "error", message, Location(pointer=pointer))])
     return ValidationError(message, report=report)
@@ -265,6 +290,7 @@ NO_OP = frozenset({
 def run_hook(inp: HookInput) -> Optional[Dict[str, Any]]:
     """Runs one hook. Returns a summary dict for the no-ops and rollbacks; raises otherwise."""
     op = inp.operation
+    inp.request = list_shapes(inp.request)
     log.info("%s for VNF instance %s", op, inp.instance_id)
     if op in NO_OP:
         return None
