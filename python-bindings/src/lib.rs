@@ -8,7 +8,8 @@
 //!
 //! What it deliberately does not do: no business logic (that is `mgmt-driver`), no
 //! Tacker specifics (those are Python, `vnf_mgmt.tacker`), and no secrets cross into
-//! Python (a plan references credentials by name only).
+//! Python (a plan references credentials by name only) except the cluster access token an
+//! install exports, held in a `Secret` that never prints (see [`access`]).
 
 // Errors are the rare path and carry the engine's full report (as mgmt-driver's own API).
 #![allow(clippy::result_large_err)]
@@ -18,6 +19,7 @@ use pyo3::types::PyDict;
 use std::path::PathBuf;
 use std::time::Instant;
 
+mod access;
 mod convert;
 mod errors;
 mod ops;
@@ -130,10 +132,15 @@ fn generate_hot(
 
 /// Plans an operation from a package, request and static inventory. Nothing is contacted.
 ///
-/// Only `"instantiate"` exists so far. Returns `{"plan": {...}, "text": str}`; the plan
-/// holds no secrets (credentials are referenced by name).
+/// `operation`: `instantiate`, `heal_start`, `heal_end`, `scale_start`, `scale_end`,
+/// `terminate_start`. Returns `{"plan": {...}, "text": str}`; the plan holds no secrets
+/// (credentials are referenced by name).
 #[pyfunction]
-#[pyo3(signature = (operation, package, request, inventory, vnf_instance_id, verify_digests=false))]
+#[pyo3(signature = (
+    operation, package, request, inventory, vnf_instance_id, verify_digests=false, *,
+    targets=None, install_cluster=false, runtime="kubeadm", drain=false, register_pvs=true
+))]
+#[allow(clippy::too_many_arguments)]
 fn plan<'py>(
     py: Python<'py>,
     operation: &str,
@@ -142,13 +149,28 @@ fn plan<'py>(
     inventory: PathBuf,
     vnf_instance_id: String,
     verify_digests: bool,
+    targets: Option<Vec<String>>,
+    install_cluster: bool,
+    runtime: &str,
+    drain: bool,
+    register_pvs: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
-    if operation != "instantiate" {
-        return Err(not_implemented(
-            py,
-            &format!("plan for operation {operation:?}"),
-        ));
-    }
+    use mgmt_driver::plan::Operation as Op;
+    let op = match operation {
+        "instantiate" => Op::Instantiate,
+        "heal_start" => Op::HealStart,
+        "heal_end" => Op::HealEnd,
+        "scale_start" => Op::ScaleStart,
+        "scale_end" => Op::ScaleEnd,
+        "terminate_start" => Op::TerminateStart,
+        other => {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "unknown operation {other:?} (instantiate, heal_start, heal_end, \
+                 scale_start, scale_end, terminate_start)"
+            )));
+        }
+    };
+    let runtime = ops::parse_runtime(runtime)?;
     let (json, text) = run(py, || {
         let input = mgmt_driver::driver::PlanInput {
             package: &package,
@@ -156,9 +178,20 @@ fn plan<'py>(
             inventory: &inventory,
             vnf_instance_id: &vnf_instance_id,
             verify_digests,
-            options: mgmt_driver::planner::PlanOptions::default(),
+            options: mgmt_driver::planner::PlanOptions {
+                targets: targets.unwrap_or_default(),
+                install_cluster,
+                runtime,
+                drain_on_terminate: drain,
+                register_pvs,
+                ..Default::default()
+            },
         };
-        let (_topology, planned) = mgmt_driver::driver::plan_instantiate(&input)?;
+        let (_topology, planned) = mgmt_driver::driver::plan_operation_from(
+            &input,
+            op,
+            &mgmt_driver::driver::TopologySource::Inventory,
+        )?;
         let json = serde_json::to_value(&planned.plan)
             .map_err(|e| Failure::Internal(format!("cannot serialise the plan: {e}")))?;
         Ok((json, planned.plan.to_text()))
@@ -167,17 +200,6 @@ fn plan<'py>(
     d.set_item("plan", convert::value(py, &json)?)?;
     d.set_item("text", text)?;
     Ok(d.into_any())
-}
-
-/// `vnf_mgmt.exceptions.NotImplementedOperation` for an operation the engine lacks.
-fn not_implemented(py: Python<'_>, what: &str) -> PyErr {
-    let build = || -> PyResult<PyErr> {
-        let cls = py
-            .import("vnf_mgmt.exceptions")?
-            .getattr("NotImplementedOperation")?;
-        Ok(PyErr::from_value(cls.call1((what,))?))
-    };
-    build().unwrap_or_else(|e| e)
 }
 
 /// Every finding and error code as `(code, summary)`, sorted by code.
@@ -249,5 +271,7 @@ fn _vnf_mgmt(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(all_codes, m)?)?;
     m.add_function(wrap_pyfunction!(_class_for_code, m)?)?;
     m.add_function(wrap_pyfunction!(_emit_log, m)?)?;
+    m.add_class::<access::PyClusterAccess>()?;
+    m.add_class::<access::PySecret>()?;
     Ok(())
 }

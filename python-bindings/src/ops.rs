@@ -1,5 +1,5 @@
-//! Operations that change hosts: instantiate (storage server, NFS clients, PVs) and the
-//! two phases of `heal storage_server`.
+//! Operations that change hosts: instantiate (storage server, NFS clients, PVs, and the
+//! cluster install), heal (storage server or cluster nodes), scale, terminate_start.
 //!
 //! The operation runs on its own thread; the calling thread waits without the GIL and
 //! every 100 ms takes it back to run Python's signal handlers. On `KeyboardInterrupt`
@@ -19,10 +19,41 @@ use std::time::Duration;
 /// What to run.
 #[derive(Debug, Clone, Copy)]
 enum Operation {
-    Instantiate,
-    Heal(mgmt_driver::driver::HealPhase),
-    /// heal_start, the rebuild through Heat, heal_end on the re-discovered topology.
+    /// One engine operation.
+    Plan(mgmt_driver::plan::Operation),
+    /// heal_start, the rebuild through Heat, heal_end on the re-discovered topology
+    /// (storage server only).
     HealAll,
+}
+
+/// The engine operation named `name` (`heal` = [`Operation::HealAll`]).
+fn parse_operation(name: &str) -> Option<Operation> {
+    use mgmt_driver::plan::Operation as Op;
+    Some(match name {
+        "instantiate" => Operation::Plan(Op::Instantiate),
+        "heal_start" => Operation::Plan(Op::HealStart),
+        "heal_end" => Operation::Plan(Op::HealEnd),
+        "heal" => Operation::HealAll,
+        "scale_start" => Operation::Plan(Op::ScaleStart),
+        "scale_end" => Operation::Plan(Op::ScaleEnd),
+        "terminate_start" => Operation::Plan(Op::TerminateStart),
+        _ => return None,
+    })
+}
+
+/// The operation names [`_run`] accepts.
+pub const OPERATIONS: &str =
+    "instantiate, heal_start, heal_end, heal, scale_start, scale_end, terminate_start";
+
+/// `kubeadm` or `k3s`.
+pub fn parse_runtime(name: &str) -> PyResult<mgmt_driver::cluster::ClusterRuntime> {
+    match name {
+        "kubeadm" => Ok(mgmt_driver::cluster::ClusterRuntime::Kubeadm),
+        "k3s" => Ok(mgmt_driver::cluster::ClusterRuntime::K3s),
+        other => Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "unknown runtime {other:?} (kubeadm, k3s)"
+        ))),
+    }
 }
 
 /// Everything the worker thread needs (owned, so it can move there).
@@ -36,7 +67,7 @@ struct Job {
     stack: Option<String>,
     state_dir: PathBuf,
     opts: mgmt_driver::exec::ExecOptions,
-    register_pvs: bool,
+    plan_options: mgmt_driver::planner::PlanOptions,
     rebuild: mgmt_driver::openstack::RebuildOptions,
     events: Sink,
 }
@@ -81,6 +112,11 @@ fn summary_dict<'py>(
     d.set_item("executed", s.executed)?;
     d.set_item("skipped", s.skipped)?;
     d.set_item("trusted_on_first_use", s.trusted_on_first_use.clone())?;
+    let access = match &s.access {
+        Some(a) => Bound::new(py, crate::access::PyClusterAccess(a.clone()))?.into_any(),
+        None => py.None().into_bound(py),
+    };
+    d.set_item("access", access)?;
     Ok(d.into_any())
 }
 
@@ -93,10 +129,7 @@ fn run_job(job: &Job) -> Result<(String, mgmt_driver::exec::Summary), Failure> {
         inventory: job.inventory.as_deref().unwrap_or(&empty),
         vnf_instance_id: &job.vnf_instance_id,
         verify_digests: false,
-        options: mgmt_driver::planner::PlanOptions {
-            register_pvs: job.register_pvs,
-            ..Default::default()
-        },
+        options: job.plan_options.clone(),
     };
     let source = match (&job.inventory, &job.stack) {
         (Some(_), _) => TopologySource::Inventory,
@@ -111,8 +144,7 @@ fn run_job(job: &Job) -> Result<(String, mgmt_driver::exec::Summary), Failure> {
         }
     };
     let (topology, planned) = match job.operation {
-        Operation::Instantiate => d::plan_instantiate_from(&input, &source)?,
-        Operation::Heal(phase) => d::plan_heal_from(&input, phase, &source)?,
+        Operation::Plan(op) => d::plan_operation_from(&input, op, &source)?,
         Operation::HealAll => d::plan_heal_from(&input, d::HealPhase::Start, &source)?,
     };
     let summary = d::execute(&planned, &job.state_dir, &job.opts, &job.events)?;
@@ -214,16 +246,22 @@ fn default_state_dir() -> PathBuf {
     }
 }
 
-/// Runs `instantiate` (`phase=None`), one heal phase (`"start"`/`"end"`) or the whole
-/// heal with the rebuild through Heat (`"all"`, needs `stack`) through the engine: plan from the inventory or the Heat stack, then execute with the journal
-/// under `state_dir`. Returns `{"operation", "vnf_instance_id", "executed", "skipped",
-/// "trusted_on_first_use"}`.
+/// Runs one engine operation (`instantiate`, `heal_start`, `heal_end`, `scale_start`,
+/// `scale_end`, `terminate_start`) or the whole storage-server heal with the rebuild
+/// through Heat (`heal`, needs `stack`): plan from the inventory or the Heat stack, then
+/// execute with the journal under `state_dir`. `targets`: nodes a heal rebuilds or a
+/// scale-in removes (topology node names, server ids, Kubernetes node names,
+/// `storage_server`, `entire`). Returns `{"operation", "vnf_instance_id", "executed",
+/// "skipped", "trusted_on_first_use", "access"}` (`access`: a `ClusterAccess` when the
+/// run exported one, else None).
 #[pyfunction]
 #[pyo3(signature = (
-    package, request, vnf_instance_id, *, phase=None, inventory=None, os_cloud=None,
-    stack=None, known_hosts=None, trust_on_first_use=false, state_dir=None, events=None,
-    register_pvs=true, max_parallel=8, connect_timeout=20, attempts=3,
-    replace_volumes=false, rebuild_timeout=1800
+    package, request, vnf_instance_id, *, operation="instantiate", targets=None,
+    install_cluster=false, runtime="kubeadm", drain=false, export_access=true,
+    kube_timeout=150, inventory=None, os_cloud=None, stack=None, known_hosts=None,
+    trust_on_first_use=false, state_dir=None, events=None, register_pvs=true,
+    max_parallel=8, connect_timeout=20, attempts=3, replace_volumes=false,
+    rebuild_timeout=1800
 ))]
 #[allow(clippy::too_many_arguments)]
 pub fn _run<'py>(
@@ -231,7 +269,13 @@ pub fn _run<'py>(
     package: PathBuf,
     request: PathBuf,
     vnf_instance_id: String,
-    phase: Option<&str>,
+    operation: &str,
+    targets: Option<Vec<String>>,
+    install_cluster: bool,
+    runtime: &str,
+    drain: bool,
+    export_access: bool,
+    kube_timeout: u64,
     inventory: Option<PathBuf>,
     os_cloud: Option<String>,
     stack: Option<String>,
@@ -246,23 +290,27 @@ pub fn _run<'py>(
     replace_volumes: bool,
     rebuild_timeout: u64,
 ) -> PyResult<Bound<'py, PyAny>> {
-    use mgmt_driver::driver::HealPhase;
-    let operation = match phase {
-        None => Operation::Instantiate,
-        Some("start") => Operation::Heal(HealPhase::Start),
-        Some("end") => Operation::Heal(HealPhase::End),
-        Some("all") => Operation::HealAll,
-        Some(other) => {
-            return Err(pyo3::exceptions::PyValueError::new_err(format!(
-                "unknown heal phase {other:?} (start, end, all)"
-            )));
-        }
+    let Some(op) = parse_operation(operation) else {
+        return Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "unknown operation {operation:?} ({OPERATIONS})"
+        )));
     };
-    if matches!(operation, Operation::HealAll) && stack.is_none() {
-        return Err(pyo3::exceptions::PyValueError::new_err(
-            "heal phase \"all\" rebuilds the VM through Heat and needs stack=; with a \
-             static inventory run phase \"start\", rebuild the VM, then phase \"end\"",
-        ));
+    let runtime = parse_runtime(runtime)?;
+    let targets = targets.unwrap_or_default();
+    if matches!(op, Operation::HealAll) {
+        if stack.is_none() {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "heal \"all\" rebuilds the VM through Heat and needs stack=; with a \
+                 static inventory run phase \"start\", rebuild the VM, then phase \"end\"",
+            ));
+        }
+        if targets.iter().any(|t| t != "storage_server") {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "heal \"all\" rebuilds only the storage server; for masters, workers or \
+                 `entire` run phase \"start\", have the orchestrator rebuild the VMs, then \
+                 phase \"end\"",
+            ));
+        }
     }
     if inventory.is_some() == stack.is_some() {
         return Err(pyo3::exceptions::PyValueError::new_err(
@@ -271,7 +319,7 @@ pub fn _run<'py>(
     }
     let key_base = Path::new(&package).is_dir().then(|| package.clone());
     let job = Job {
-        operation,
+        operation: op,
         package,
         request,
         vnf_instance_id,
@@ -291,7 +339,16 @@ pub fn _run<'py>(
             cancel: Arc::new(AtomicBool::new(false)),
             ..Default::default()
         },
-        register_pvs,
+        plan_options: mgmt_driver::planner::PlanOptions {
+            register_pvs,
+            install_cluster,
+            runtime,
+            targets,
+            export_access,
+            drain_on_terminate: drain,
+            kube_timeout_secs: kube_timeout.max(1),
+            ..Default::default()
+        },
         rebuild: mgmt_driver::openstack::RebuildOptions {
             replace_volumes,
             timeout: Duration::from_secs(rebuild_timeout.max(1)),

@@ -3,12 +3,15 @@ GIL release and the logging bridge."""
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
+import pickle
 import re
 import threading
 import time
 from pathlib import Path
+from typing import List
 
 import pytest
 
@@ -195,12 +198,147 @@ def test_plan_bad_instance_id_is_plan_error(sample_pkg: Path, simple_request: Pa
     assert ei.value.code == "driver.plan.bad_instance_id"
 
 
-def test_plan_other_operations_not_implemented(sample_pkg: Path, simple_request: Path,
-                                               tmp_path: Path) -> None:
-    with pytest.raises(vnf_mgmt.NotImplementedOperation) as ei:
+INVENTORY_2W = INVENTORY + """\
+  - name: w2
+    role: worker
+    ssh: 10.0.0.4
+    resource_id: 5d1b0f4e-2f33-4c8e-9a52-0c7f2e0b7a10
+"""
+
+
+def step_ids(p: vnf_mgmt.Plan) -> List[str]:
+    return [str(s.get("id")) for s in p.steps]
+
+
+def test_plan_every_cluster_operation(sample_pkg: Path, simple_request: Path,
+                                      tmp_path: Path) -> None:
+    inv = tmp_path / "inventory.yaml"
+    inv.write_text(INVENTORY_2W)
+    plain = vnf_mgmt.plan("instantiate", sample_pkg, simple_request, inv, "vnf-1")
+    cluster = vnf_mgmt.plan("instantiate", sample_pkg, simple_request, inv, "vnf-1",
+                            install_cluster=True)
+    assert len(cluster.steps) > len(plain.steps), cluster.text
+    assert "kubeadm" in cluster.text and "kubeadm" not in plain.text
+    k3s = vnf_mgmt.plan("instantiate", sample_pkg, simple_request, inv, "vnf-1",
+                        install_cluster=True, runtime="k3s")
+    assert "k3s" in k3s.text and k3s.to_dict() != cluster.to_dict()
+    # Scale-in by topology name and by server id plan the same drain of w2.
+    by_name = vnf_mgmt.plan("scale_start", sample_pkg, simple_request, inv, "vnf-1",
+                            targets=["w2"])
+    by_id = vnf_mgmt.plan("scale_start", sample_pkg, simple_request, inv, "vnf-1",
+                          targets="5d1b0f4e-2f33-4c8e-9a52-0c7f2e0b7a10")
+    assert by_name.operation == "scale_start"
+    assert step_ids(by_name) == step_ids(by_id) and step_ids(by_name), by_name.text
+    assert "drain Nodes w2 " in by_name.text and "w1" not in by_name.text, by_name.text
+    heal = vnf_mgmt.plan("heal_start", sample_pkg, simple_request, inv, "vnf-1",
+                         targets=["w1"])
+    assert heal.operation == "heal_start" and "Nodes w1 " in heal.text, heal.text
+    assert "w2" not in heal.text, heal.text
+    end = vnf_mgmt.plan("heal_end", sample_pkg, simple_request, inv, "vnf-1",
+                        targets=["w1"])
+    assert end.operation == "heal_end" and end.steps
+    out = vnf_mgmt.plan("scale_end", sample_pkg, simple_request, inv, "vnf-1")
+    assert out.operation == "scale_end" and out.steps
+    term = vnf_mgmt.plan("terminate_start", sample_pkg, simple_request, inv, "vnf-1")
+    drained = vnf_mgmt.plan("terminate_start", sample_pkg, simple_request, inv, "vnf-1",
+                            drain=True)
+    assert term.operation == "terminate_start"
+    assert len(drained.steps) > len(term.steps), drained.text
+
+
+def test_plan_refuses_bad_targets(sample_pkg: Path, simple_request: Path,
+                                  tmp_path: Path) -> None:
+    inv = tmp_path / "inventory.yaml"
+    inv.write_text(INVENTORY_2W)
+    with pytest.raises(vnf_mgmt.PlanError) as ei:
+        vnf_mgmt.plan("heal_start", sample_pkg, simple_request, inv, "vnf-1",
+                      targets=["w9"])
+    assert ei.value.code == "driver.plan.unknown_target"
+    assert "w9" in str(ei.value)
+    with pytest.raises(vnf_mgmt.PlanError) as ei:
+        vnf_mgmt.plan("heal_start", sample_pkg, simple_request, inv, "vnf-1",
+                      targets=["m1"])
+    assert ei.value.code == "driver.plan.single_master_heal"
+    with pytest.raises(vnf_mgmt.PlanError) as ei:
+        vnf_mgmt.plan("scale_start", sample_pkg, simple_request, inv, "vnf-1",
+                      targets=["m1"])
+    assert ei.value.code == "driver.plan.scale_in_not_worker"
+
+
+def test_plan_unknown_operation_or_runtime_is_value_error(
+        sample_pkg: Path, simple_request: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown operation \"heal\""):
         vnf_mgmt.plan("heal", sample_pkg, simple_request, tmp_path / "inv.yaml", "vnf-1")
-    assert isinstance(ei.value, NotImplementedError)
-    assert ei.value.code == "driver.operation.not_implemented"
+    with pytest.raises(ValueError, match="unknown runtime"):
+        vnf_mgmt.plan("instantiate", sample_pkg, simple_request, tmp_path / "inv.yaml",
+                      "vnf-1", runtime="microk8s")
+
+
+def test_run_checks_arguments_before_contacting_anything(
+        sample_pkg: Path, simple_request: Path, tmp_path: Path) -> None:
+    inv = tmp_path / "inventory.yaml"
+    inv.write_text(INVENTORY_2W)
+    with pytest.raises(ValueError, match="operation must be one of"):
+        vnf_mgmt.run("reboot", sample_pkg, simple_request, vnf_instance_id="v",
+                     inventory=inv)
+    with pytest.raises(ValueError, match="runtime"):
+        vnf_mgmt.instantiate(sample_pkg, simple_request, vnf_instance_id="v", inventory=inv,
+                             install_cluster=True, runtime="microk8s")
+    with pytest.raises(ValueError, match="at least one"):
+        vnf_mgmt.heal(sample_pkg, simple_request, targets=[], phase="start",
+                      vnf_instance_id="v", inventory=inv)
+    with pytest.raises(ValueError, match="remove= is for phase 'start'"):
+        vnf_mgmt.scale(sample_pkg, simple_request, phase="end", remove=["w2"],
+                       vnf_instance_id="v", inventory=inv)
+    # heal "all" rebuilds through Heat: storage server only, and it needs a stack.
+    with pytest.raises(ValueError, match="rebuilds only the storage server"):
+        vnf_mgmt.heal(sample_pkg, simple_request, targets=["w1"], phase="all",
+                      vnf_instance_id="v", stack="s")
+    # A planning error (unknown target) surfaces before any host is contacted.
+    with pytest.raises(vnf_mgmt.PlanError) as ei:
+        vnf_mgmt.heal(sample_pkg, simple_request, targets="w9", phase="start",
+                      vnf_instance_id="v", inventory=inv, state_dir=tmp_path / "state")
+    assert ei.value.code == "driver.plan.unknown_target"
+
+
+CA = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
+TOKEN = "eyJhbGciOiJSUzI1NiJ9.sentinel-token-6d1f"
+
+
+def test_cluster_access_never_prints_its_token() -> None:
+    a = vnf_mgmt.ClusterAccess("https://10.0.0.1:6443", CA, TOKEN,
+                               service_account="vnf-mgmt-vnf-1")
+    for text in (repr(a), str(a), repr(a.bearer_token), str(a.bearer_token),
+                 f"{a.bearer_token}", repr(vnf_mgmt.Summary("instantiate", "v", 1, 0, [], a))):
+        assert TOKEN not in text, text
+    assert "***" in repr(a) and "https://10.0.0.1:6443" in repr(a)
+    assert a.bearer_token.reveal() == TOKEN
+    assert a.bearer_token == vnf_mgmt.Secret(TOKEN) and a.bearer_token != vnf_mgmt.Secret("x")
+    with pytest.raises(TypeError):
+        pickle.dumps(a.bearer_token)
+    vim = a.vim_connection_info("vim-1")
+    assert vim["vim_type"] == "kubernetes" and vim["id"] == "vim-1"
+    assert vim["access_info"] == {"auth_url": "https://10.0.0.1:6443", "bearer_token": TOKEN,
+                                  "ssl_ca_cert": CA}
+    kc = a.kubeconfig("vnf-1")
+    assert "server: \"https://10.0.0.1:6443\"" in kc and TOKEN in kc
+    assert base64.b64encode(CA.encode()).decode() in kc
+    # A Secret is accepted as the token too.
+    b = vnf_mgmt.ClusterAccess("https://h:6443", CA, vnf_mgmt.Secret(TOKEN))
+    assert b.bearer_token.reveal() == TOKEN and b.namespace == "kube-system"
+
+
+def test_write_kubeconfig_is_private(tmp_path: Path) -> None:
+    a = vnf_mgmt.ClusterAccess("https://10.0.0.1:6443", CA, TOKEN)
+    path = tmp_path / "kubeconfig"
+    a.write_kubeconfig(path, "c1")
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert TOKEN in path.read_text()
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(OSError):
+        a.write_kubeconfig(link)
+    assert not (tmp_path / "elsewhere").exists()
 
 
 @pytest.mark.parametrize("code,cls", [

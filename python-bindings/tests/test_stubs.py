@@ -17,10 +17,28 @@ def stub_functions() -> dict:
     return {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
 
 
+def stub_classes() -> dict:
+    stub = Path(vnf_mgmt.__file__).parent / "_vnf_mgmt.pyi"
+    tree = ast.parse(stub.read_text())
+    return {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
+
+
 def test_stub_lists_every_function() -> None:
     compiled = {n for n in dir(_vnf_mgmt)
-                if callable(getattr(_vnf_mgmt, n)) and not n.startswith("__")}
+                if callable(getattr(_vnf_mgmt, n)) and not n.startswith("__")
+                and not isinstance(getattr(_vnf_mgmt, n), type)}
     assert set(stub_functions()) == compiled
+
+
+def test_stub_lists_every_class_and_its_public_members() -> None:
+    compiled = {n for n in dir(_vnf_mgmt) if isinstance(getattr(_vnf_mgmt, n), type)}
+    classes = stub_classes()
+    assert set(classes) == compiled
+    for name, node in classes.items():
+        declared = {f.name for f in node.body if isinstance(f, ast.FunctionDef)
+                    and not f.name.startswith("__")}
+        real = {m for m in dir(getattr(_vnf_mgmt, name)) if not m.startswith("__")}
+        assert declared == real, name
 
 
 def test_stub_parameters_and_defaults_match() -> None:

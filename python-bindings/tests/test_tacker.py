@@ -435,7 +435,10 @@ def test_heal_storage_server_rejects_unknown_phase(sample_pkg: Path,
     # The compiled layer refuses it too.
     from vnf_mgmt import _vnf_mgmt
     with pytest.raises(ValueError, match="needs stack"):
-        _vnf_mgmt._run(str(sample_pkg), str(simple_request), "v", phase="all",
+        _vnf_mgmt._run(str(sample_pkg), str(simple_request), "v", operation="heal",
+                       inventory="/x.yaml")
+    with pytest.raises(ValueError, match="unknown operation"):
+        _vnf_mgmt._run(str(sample_pkg), str(simple_request), "v", operation="heal_all",
                        inventory="/x.yaml")
 
 

@@ -9,6 +9,10 @@ Quick start::
         print(report)
     bundle = vnf_mgmt.generate_hot("pkg.csar", "instantiate.json")
     bundle.write("out/")
+    summary = vnf_mgmt.instantiate("pkg.csar", "instantiate.json", vnf_instance_id="vnf-1",
+                                   inventory="inventory.yaml", install_cluster=True)
+    print(summary.access)            # the token never prints
+    kubeconfig = summary.access.kubeconfig("vnf-1")
 
 Errors derive from :class:`vnf_mgmt.Error` and carry ``.code`` (see
 :mod:`vnf_mgmt.exceptions`). Rust log records reach the ``vnf_mgmt`` logger.
@@ -18,10 +22,11 @@ Every call releases the GIL while it works.
 from __future__ import annotations
 
 import os
-from typing import List, Optional, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 from . import _vnf_mgmt
-from ._ops import Summary, heal_storage_server, instantiate
+from ._ops import (ClusterAccess, Secret, Summary, heal, heal_storage_server, instantiate, run,
+                   scale, terminate)
 from ._types import Finding, HotBundle, Location, Plan, Report
 from .exceptions import (
     AuthenticationError,
@@ -50,7 +55,13 @@ __all__ = [
     "plan",
     "instantiate",
     "heal_storage_server",
+    "heal",
+    "scale",
+    "terminate",
+    "run",
     "Summary",
+    "ClusterAccess",
+    "Secret",
     "all_codes",
     "Report",
     "Finding",
@@ -104,15 +115,25 @@ def generate_hot(package: PathLike, request: PathLike, flavour: Optional[str] = 
 
 
 def plan(operation: str, package: PathLike, request: PathLike, inventory: PathLike,
-         vnf_instance_id: str, *, verify_digests: bool = False) -> Plan:
+         vnf_instance_id: str, *, verify_digests: bool = False,
+         targets: Union[str, Sequence[str], None] = None, install_cluster: bool = False,
+         runtime: str = "kubeadm", drain: bool = False, register_pvs: bool = True) -> Plan:
     """Plans an LCM operation against a static inventory; nothing is contacted.
 
-    Only ``"instantiate"`` is implemented; other operations raise
-    :class:`NotImplementedOperation`. Raises :class:`ValidationError`,
-    :class:`DiscoveryError` (inventory) or :class:`PlanError`.
+    ``operation``: ``instantiate``, ``heal_start``, ``heal_end``, ``scale_start``,
+    ``scale_end`` or ``terminate_start``. ``targets`` (list or comma-separated string):
+    the nodes a heal rebuilds or a scale-in removes (node names, server ids, Kubernetes
+    node names, ``storage_server``, ``entire``). ``install_cluster``/``runtime``: the
+    cluster install (``kubeadm`` or ``k3s``). ``drain``: terminate_start drains the
+    workers. Raises ``ValueError`` for an unknown operation or runtime,
+    :class:`ValidationError`, :class:`DiscoveryError` (inventory) or :class:`PlanError`.
     """
+    from ._ops import _targets
+
     d = _vnf_mgmt.plan(operation, _path(package), _path(request), _path(inventory),
-                       vnf_instance_id, verify_digests)
+                       vnf_instance_id, verify_digests, targets=_targets(targets),
+                       install_cluster=install_cluster, runtime=runtime, drain=drain,
+                       register_pvs=register_pvs)
     return Plan(d["plan"], d["text"])
 
 
