@@ -353,6 +353,7 @@ pub(crate) fn install(
     params: &K8sClusterInstallationParam,
     healed: &[&Node],
     instance: &str,
+    package: &dyn crate::planner::PackageFiles,
 ) -> Result<u32, PlanError> {
     if b.opts.runtime == ClusterRuntime::Kubeadm {
         check_minor(b.opts)?;
@@ -361,6 +362,17 @@ pub(crate) fn install(
     let is_healed = |n: &Node| healed.iter().any(|h| h.name == n.name);
     let k3s = c.runtime == ClusterRuntime::K3s;
     let hosts = crate::cluster::hosts_entries(topology, &c.names);
+    let pod_cidr = params
+        .master_node
+        .pod_cidr
+        .clone()
+        .unwrap_or_else(|| "192.168.0.0/16".into());
+    let svc_cidr = params
+        .master_node
+        .cluster_cidr
+        .clone()
+        .unwrap_or_else(|| "10.96.0.0/12".into());
+    let node_addresses: Vec<IpAddr> = c.nodes().filter_map(|n| n.service_address()).collect();
 
     // 1: node preparation everywhere.
     for node in c.nodes() {
@@ -383,6 +395,14 @@ pub(crate) fn install(
             (true, _) => scripts.push("k3s_agent.sh"),
         }
         b.uploads(node, &scripts, 1);
+        let config = crate::cluster_config::NodeConfig {
+            runtime: c.runtime,
+            pod_cidr: &pod_cidr,
+            service_cidr: &svc_cidr,
+            node_addresses: &node_addresses,
+        };
+        // Proxy settings first: the package installs of k8s_node.sh go through them.
+        crate::cluster_config::before_node(b, node, params, package, &config)?;
         let mut args = vec![
             c.name(node),
             if k3s {
@@ -403,6 +423,8 @@ pub(crate) fn install(
                 if k3s { "" } else { ", runtime, kubeadm" }
             ),
         );
+        // Container runtime settings (registries) once the runtime is installed.
+        crate::cluster_config::after_node(b, node, params, package, &config)?;
     }
     let mut phase = 2;
 
@@ -422,16 +444,6 @@ pub(crate) fn install(
         )
     })?;
     let first_ip = address(first)?;
-    let pod_cidr = params
-        .master_node
-        .pod_cidr
-        .clone()
-        .unwrap_or_else(|| "192.168.0.0/16".into());
-    let svc_cidr = params
-        .master_node
-        .cluster_cidr
-        .clone()
-        .unwrap_or_else(|| "10.96.0.0/12".into());
     if k3s {
         let mut args = vec![
             c.name(first),

@@ -8,6 +8,7 @@
 
 pub mod clouds;
 pub mod cluster;
+pub(crate) mod cluster_config;
 pub(crate) mod cluster_plan;
 pub mod driver;
 pub mod events;

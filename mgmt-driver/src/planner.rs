@@ -475,7 +475,7 @@ pub(crate) fn storage_and_pvs(
             Operation::Instantiate | Operation::ScaleEnd | Operation::HealEnd
         );
     let pv_phase = if install {
-        crate::cluster_plan::install(&mut b, topology, params, healed, vnf_instance_id)?
+        crate::cluster_plan::install(&mut b, topology, params, healed, vnf_instance_id, package)?
     } else {
         2
     };

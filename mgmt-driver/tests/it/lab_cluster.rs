@@ -629,8 +629,73 @@ fn scale_workers_out_and_in_respecting_a_pdb_then_heal_a_worker() {
 #[test]
 fn ha_cluster_serves_through_the_vip_heals_a_master_and_survives_losing_the_vip_holder() {
     let c = Cluster::up(&["m1", "m2", "m3"], &["w1", "w2"], "kubeadm");
+    // On m1, `kubeadm` records (root-only) every certificate key it hands out, so the
+    // test can look for the real keys afterwards.
+    let spy = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        spy.path().join("kubeadm"),
+        "#!/bin/sh\nif [ \"$1 $2 $3\" = \"init phase upload-certs\" ]; then\n  out=$(/opt/vnf-lab/bin/kube-emu kubeadm \"$@\") || exit $?\n  (umask 077; printf '%s\\n' \"$out\" >>/root/certificate-keys)\n  printf '%s\\n' \"$out\"\n  exit 0\nfi\nexec /opt/vnf-lab/bin/kube-emu kubeadm \"$@\"\n",
+    )
+    .expect("write the kubeadm spy");
+    std::fs::set_permissions(
+        spy.path().join("kubeadm"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    c.lab.add_shim(Some("m1"), spy.path()).expect("spy on m1");
     let o = ok(&c, &mut c.instantiate());
     let t = text(&o);
+    let keys: Vec<String> = c
+        .lab
+        .exec_ok("m1", &["cat", "/root/certificate-keys"])
+        .expect("recorded certificate keys")
+        .lines()
+        .filter(|l| l.len() == 64 && l.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(String::from)
+        .collect();
+    assert!(!keys.is_empty(), "no certificate key was handed out");
+    let mut argv = String::new();
+    for h in ["m1", "m2", "m3", "w1", "w2"] {
+        argv.push_str(&cmdlines(&c.lab, h));
+    }
+    let records = c.local_records();
+    for k in keys.iter().chain(&token_secrets(&c)) {
+        assert!(
+            !t.contains(k.as_str()),
+            "a certificate key or token in the output"
+        );
+        assert!(
+            !records.contains(k.as_str()),
+            "a certificate key or token in events or journals"
+        );
+        assert!(
+            !argv.contains(k.as_str()),
+            "a certificate key or token in a command line"
+        );
+    }
+    for h in ["m2", "m3", "w1"] {
+        let logs = c
+            .lab
+            .exec_ok(
+                h,
+                &[
+                    "sh",
+                    "-c",
+                    "cat /var/log/vnf-mgmt-* 2>/dev/null; ls /etc/kubernetes-join.* 2>/dev/null || true",
+                ],
+            )
+            .unwrap_or_default();
+        for k in &keys {
+            assert!(
+                !logs.contains(k.as_str()),
+                "{h}: a certificate key in a log"
+            );
+        }
+        assert!(
+            !logs.contains("kubernetes-join."),
+            "{h}: a JoinConfiguration file left behind"
+        );
+    }
     assert!(t.contains("m3/k8s-join ok"), "{t}");
     c.assert_nodes_ready(&["m1", "m2", "m3", "w1", "w2"]);
     let vip = c.vip.expect("vip").to_string();
