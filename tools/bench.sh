@@ -29,6 +29,10 @@ if [[ "$(id -u)" == 0 ]]; then
   cargo bench -q -p vnf-lab --bench lab_up -- 10 50
   section "lab: storage-slice instantiate, 1/4/8 workers (target: 1 SSH connection per host per operation)"
   cargo bench -q -p mgmt-driver --bench lab_instantiate -- 1 4 8 runs=3
+  section "lab: cluster install 1 master + 20 workers, parallel vs --parallel 1 (target: parallel <= 1.3x the critical path)"
+  cargo build -q -p kube-emu --bin kube-emu
+  KUBE_EMU_BIN="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/kube-emu" \
+    cargo bench -q -p mgmt-driver --bench cluster_parallel -- workers=20 delay_ms=2000
 else
   section "lab benchmark skipped: needs root"
 fi

@@ -60,6 +60,70 @@ impl std::str::FromStr for ClusterRuntime {
     }
 }
 
+/// The pod network (CNI) the install applies on a kubeadm cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Cni {
+    /// Calico (the default on kubeadm).
+    Calico,
+    /// Flannel (k3s's built-in network is flannel too).
+    Flannel,
+    /// Cilium (from a manifest the operator renders: `--cni-manifest`).
+    Cilium,
+    /// No CNI applied (the operator installs one).
+    None,
+}
+
+impl Cni {
+    /// `calico`, `flannel`, `cilium` or `none`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cni::Calico => "calico",
+            Cni::Flannel => "flannel",
+            Cni::Cilium => "cilium",
+            Cni::None => "none",
+        }
+    }
+
+    /// The upstream manifest of the pinned release, when there is one.
+    pub fn default_manifest(self) -> Option<&'static str> {
+        match self {
+            Cni::Calico => Some(
+                "https://raw.githubusercontent.com/projectcalico/calico/v3.29.1/manifests/calico.yaml",
+            ),
+            Cni::Flannel => Some(
+                "https://github.com/flannel-io/flannel/releases/download/v0.26.2/kube-flannel.yml",
+            ),
+            Cni::Cilium | Cni::None => None,
+        }
+    }
+
+    /// Namespace and name of the DaemonSet whose presence means the CNI is applied.
+    pub fn daemonset(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            Cni::Calico => Some(("kube-system", "calico-node")),
+            Cni::Flannel => Some(("kube-flannel", "kube-flannel-ds")),
+            Cni::Cilium => Some(("kube-system", "cilium")),
+            Cni::None => None,
+        }
+    }
+}
+
+impl std::str::FromStr for Cni {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "calico" => Ok(Cni::Calico),
+            "flannel" => Ok(Cni::Flannel),
+            "cilium" => Ok(Cni::Cilium),
+            "none" => Ok(Cni::None),
+            other => Err(format!(
+                "unknown CNI {other:?} (calico, flannel, cilium or none)"
+            )),
+        }
+    }
+}
+
 /// keepalived's `virtual_router_id` for a VNF instance: 1–255 from a hash of the
 /// instance id, so two clusters on one network do not share a VRRP router by default
 /// (Tacker's 51 for everyone made neighbours fight over their VIPs).

@@ -294,6 +294,52 @@ fn login_of<'p>(params: &'p K8sClusterInstallationParam, n: &Node) -> crate::pla
     }
 }
 
+/// The CNI to apply and its manifest URL; `None`: nothing to apply (k3s's built-in
+/// flannel, or `none`).
+fn cni_choice(opts: &PlanOptions) -> Result<Option<(crate::cluster::Cni, String)>, PlanError> {
+    use crate::cluster::Cni;
+    let cni = match (opts.runtime, opts.cni) {
+        (ClusterRuntime::K3s, None | Some(Cni::Flannel)) => return Ok(None),
+        (ClusterRuntime::K3s, Some(other)) => {
+            return Err(err(
+                codes::BAD_CNI,
+                format!(
+                    "k3s runs its built-in flannel; the CNI {} applies to kubeadm clusters only",
+                    other.as_str()
+                ),
+            ));
+        }
+        (ClusterRuntime::Kubeadm, None) => Cni::Calico,
+        (ClusterRuntime::Kubeadm, Some(Cni::None)) => return Ok(None),
+        (ClusterRuntime::Kubeadm, Some(c)) => c,
+    };
+    let manifest = match (&opts.cni_manifest, cni.default_manifest()) {
+        (Some(m), _) => m.clone(),
+        (None, Some(d)) => d.to_string(),
+        (None, None) => {
+            return Err(err(
+                codes::BAD_CNI,
+                format!(
+                    "{} has no plain upstream manifest: render one (e.g. helm template) and give it with --cni-manifest",
+                    cni.as_str()
+                ),
+            ));
+        }
+    };
+    let ok = (manifest.starts_with("https://") || manifest.starts_with("file:///"))
+        && manifest.len() < 2048
+        && manifest
+            .bytes()
+            .all(|c| c.is_ascii_graphic() && !matches!(c, b'\'' | b'"' | b'\\' | b'`' | b'$'));
+    if !ok {
+        return Err(err(
+            codes::BAD_CNI,
+            format!("CNI manifest {manifest:?} is not an https:// or file:/// URL"),
+        ));
+    }
+    Ok(Some((cni, manifest)))
+}
+
 /// `k8s_lb.sh` on `master` with `backends` (every master the VIP forwards to).
 fn lb_step(
     b: &mut Builder<'_>,
@@ -380,7 +426,12 @@ pub(crate) fn install(
         let mut scripts = vec!["lib.sh", "k8s_node.sh", "k8s_reset.sh"];
         match (k3s, node.role) {
             (false, Role::Master) => {
-                scripts.extend(["k8s_init.sh", "k8s_join_info.sh", "k8s_join.sh"]);
+                scripts.extend([
+                    "k8s_init.sh",
+                    "k8s_cni.sh",
+                    "k8s_join_info.sh",
+                    "k8s_join.sh",
+                ]);
                 if c.vip.is_some() {
                     scripts.extend(["k8s_lb.sh", "k8s_etcd.sh"]);
                 }
@@ -477,8 +528,8 @@ pub(crate) fn install(
                 c.name(first),
                 first_ip.to_string(),
                 c.endpoint.clone(),
-                pod_cidr,
-                svc_cidr,
+                pod_cidr.clone(),
+                svc_cidr.clone(),
             ],
             vec![],
             vec![],
@@ -522,6 +573,31 @@ pub(crate) fn install(
         }
     }
     phase += 1;
+
+    // 3: the pod network, right after the control plane exists (Nodes become Ready
+    // with it).
+    if let Some((cni, manifest)) = cni_choice(b.opts)? {
+        let (ns, ds) = cni.daemonset().unwrap_or(("kube-system", cni.as_str()));
+        b.script_in(
+            phase,
+            first,
+            "k8s-cni".into(),
+            "k8s_cni.sh",
+            vec![
+                cni.as_str().into(),
+                manifest.clone(),
+                pod_cidr.clone(),
+                ns.into(),
+                ds.into(),
+            ],
+            vec![],
+            vec![],
+            format!(
+                "{} pod network from {manifest} (once: skipped when DaemonSet {ns}/{ds} exists)",
+                cni.as_str()
+            ),
+        );
+    }
 
     // 4: join information, captured as secrets.
     let join: Vec<(&str, &str)> = if k3s {

@@ -37,6 +37,8 @@ pub mod codes {
         NO_CLUSTER_VIP = "driver.plan.no_cluster_vip";
         /// A scale-in targets something other than workers.
         SCALE_IN_NOT_WORKER = "driver.plan.scale_in_not_worker";
+        /// The CNI choice does not fit: Calico, Cilium or none on k3s (which runs its own flannel), Cilium without a manifest, or a manifest URL that is not https:// or file://.
+        BAD_CNI = "driver.plan.bad_cni";
         /// A master or worker has no cluster address (neither a NIC address nor an IP SSH host) for the cluster install.
         NO_NODE_ADDRESS = "driver.plan.no_node_address";
         /// The Kubernetes minor release for pkgs.k8s.io is not of the form `v1.31`.
@@ -91,6 +93,12 @@ pub struct PlanOptions {
     pub export_access: bool,
     /// `terminate_start`: drain the workers before the VMs go away.
     pub drain_on_terminate: bool,
+    /// The pod network applied after `kubeadm init`: `None` = the runtime's default
+    /// (kubeadm: Calico; k3s: its built-in flannel, the only choice there).
+    pub cni: Option<crate::cluster::Cni>,
+    /// Where the CNI manifest comes from (`https://…` or `file://…`, e.g. a mirror);
+    /// default: the pinned upstream release of the chosen CNI.
+    pub cni_manifest: Option<String>,
 }
 
 impl Default for PlanOptions {
@@ -107,6 +115,8 @@ impl Default for PlanOptions {
             targets: Vec::new(),
             export_access: true,
             drain_on_terminate: false,
+            cni: None,
+            cni_manifest: None,
         }
     }
 }
@@ -1485,6 +1495,66 @@ hosts:
         assert_eq!(p.steps.len(), 1);
         assert!(p.hosts.iter().all(|h| h.name == "m1"));
         assert!(matches!(p.steps[0].action, Action::KubeDrainNodes { .. }));
+    }
+
+    #[test]
+    fn cni_is_applied_once_on_the_first_master_with_the_pod_cidr() {
+        use crate::cluster::{ClusterRuntime, Cni};
+        let p = instantiate(&topo(INV), &request(), &files(), "v", &cluster_opts())
+            .expect("plan")
+            .plan;
+        let (args, _) = script_args(&p, "m1/k8s-cni");
+        assert_eq!(args[0], "calico");
+        assert!(
+            args[1].starts_with("https://raw.githubusercontent.com/projectcalico/calico/v3."),
+            "{args:?}"
+        );
+        assert_eq!(args[2], "192.168.3.0/16");
+        assert_eq!(args[3..], ["kube-system", "calico-node"]);
+        // Before the joins, so the Nodes can become Ready.
+        assert!(step(&p, "m1/k8s-cni").phase < step(&p, "w1/k8s-join").phase);
+        let with = |cni: Option<Cni>, manifest: Option<&str>, runtime| PlanOptions {
+            cni,
+            cni_manifest: manifest.map(String::from),
+            runtime,
+            ..cluster_opts()
+        };
+        let plan_of = |o: &PlanOptions| instantiate(&topo(INV), &request(), &files(), "v", o);
+        let p = plan_of(&with(
+            Some(Cni::Flannel),
+            Some("file:///srv/flannel.yml"),
+            ClusterRuntime::Kubeadm,
+        ))
+        .expect("plan")
+        .plan;
+        let (args, _) = script_args(&p, "m1/k8s-cni");
+        assert_eq!(args[..2], ["flannel", "file:///srv/flannel.yml"]);
+        assert_eq!(args[3..], ["kube-flannel", "kube-flannel-ds"]);
+        for o in [
+            with(Some(Cni::None), None, ClusterRuntime::Kubeadm),
+            with(None, None, ClusterRuntime::K3s),
+            with(Some(Cni::Flannel), None, ClusterRuntime::K3s),
+        ] {
+            let p = plan_of(&o).expect("plan").plan;
+            assert!(p.steps.iter().all(|s| !s.id.ends_with("k8s-cni")), "{o:?}");
+        }
+        for o in [
+            with(Some(Cni::Cilium), None, ClusterRuntime::Kubeadm),
+            with(Some(Cni::Calico), None, ClusterRuntime::K3s),
+            with(
+                Some(Cni::Calico),
+                Some("http://mirror/calico.yaml"),
+                ClusterRuntime::Kubeadm,
+            ),
+            with(
+                Some(Cni::Calico),
+                Some("https://m/c.yaml;rm -rf /"),
+                ClusterRuntime::Kubeadm,
+            ),
+        ] {
+            let e = plan_of(&o).unwrap_err();
+            assert_eq!(e.code.id, "driver.plan.bad_cni", "{o:?}: {e}");
+        }
     }
 
     #[test]

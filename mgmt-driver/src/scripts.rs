@@ -22,6 +22,7 @@ pub const ALL: &[(&str, &str)] = &[
     ),
     ("k8s_join.sh", include_str!("../scripts/k8s_join.sh")),
     ("k8s_reset.sh", include_str!("../scripts/k8s_reset.sh")),
+    ("k8s_cni.sh", include_str!("../scripts/k8s_cni.sh")),
     ("k8s_lb.sh", include_str!("../scripts/k8s_lb.sh")),
     ("k8s_etcd.sh", include_str!("../scripts/k8s_etcd.sh")),
     ("k3s_server.sh", include_str!("../scripts/k3s_server.sh")),

@@ -303,8 +303,7 @@ fn node_json(lab: &Lab, name: &str) -> serde_json::Value {
 
 /// `vnf-mgmt instantiate --install-cluster` on a master with the kubeadm shim and no
 /// pre-made cluster: the master is initialised, the PVs registered on that cluster; a
-/// re-run leaves the node alone. (Workers: see `captured_join_token_…`; the kubeadm
-/// shim does not take the `--config` file `k8s_join.sh` passes the token in.)
+/// re-run leaves the node alone. (Workers, HA, scale, heal: `lab_cluster.rs`.)
 #[test]
 fn instantiate_installs_the_master_and_registers_pvs_on_it() {
     use crate::lab_instantiate::{SENTINEL, Setup, ensure_kube_emu_bin, run_ok, text};
@@ -325,6 +324,8 @@ fn instantiate_installs_the_master_and_registers_pvs_on_it() {
     let kh = s.known_hosts_args();
     let mut args: Vec<&str> = kh.iter().map(String::as_str).collect();
     args.push("--install-cluster");
+    // No pod network here (none reachable offline; lab_cluster.rs applies a stand-in).
+    args.extend(["--cni", "none"]);
 
     let o = run_ok(&mut s.instantiate_cmd("request.json", &args));
     let t = text(&o);

@@ -183,6 +183,19 @@ pub enum RuntimeArg {
     K3s,
 }
 
+/// Pod network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CniArg {
+    /// Calico.
+    Calico,
+    /// Flannel.
+    Flannel,
+    /// Cilium (needs --cni-manifest).
+    Cilium,
+    /// None: the operator installs one.
+    None,
+}
+
 /// Which part of a scale or terminate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum StartEnd {
@@ -318,6 +331,14 @@ pub struct OperationInput {
     /// Cluster installer (also where the admin kubeconfig is read on a master).
     #[arg(long, value_enum, default_value_t = RuntimeArg::Kubeadm)]
     pub runtime: RuntimeArg,
+    /// Pod network applied after kubeadm init (default: calico; k3s runs its built-in
+    /// flannel).
+    #[arg(long, value_enum)]
+    pub cni: Option<CniArg>,
+    /// CNI manifest URL (https:// or file:///), e.g. a mirror for offline sites;
+    /// default: the pinned upstream release.
+    #[arg(long, value_name = "URL")]
+    pub cni_manifest: Option<String>,
     /// Kubernetes minor release of the pkgs.k8s.io repository, used only on nodes where
     /// kubeadm, kubelet or kubectl is missing.
     #[arg(long, default_value = "v1.31")]

@@ -8,7 +8,7 @@ mod exit;
 mod render;
 
 use args::{
-    Cli, Command, DiscoverArgs, Format, HealArgs, HealPhaseArg, HotArgs, InstantiateArgs,
+    Cli, CniArg, Command, DiscoverArgs, Format, HealArgs, HealPhaseArg, HotArgs, InstantiateArgs,
     OperationInput, PackArgs, PlanArgs, PlanOperation, RuntimeArg, ScaleArgs, StartEnd,
     TerminateArgs, ValidateArgs,
 };
@@ -158,6 +158,13 @@ fn plan_input(i: &OperationInput) -> mgmt_driver::driver::PlanInput<'_> {
                 RuntimeArg::Kubeadm => mgmt_driver::cluster::ClusterRuntime::Kubeadm,
                 RuntimeArg::K3s => mgmt_driver::cluster::ClusterRuntime::K3s,
             },
+            cni: i.cni.map(|c| match c {
+                CniArg::Calico => mgmt_driver::cluster::Cni::Calico,
+                CniArg::Flannel => mgmt_driver::cluster::Cni::Flannel,
+                CniArg::Cilium => mgmt_driver::cluster::Cni::Cilium,
+                CniArg::None => mgmt_driver::cluster::Cni::None,
+            }),
+            cni_manifest: i.cni_manifest.clone(),
             ..Default::default()
         },
     }
