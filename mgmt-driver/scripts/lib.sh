@@ -319,3 +319,53 @@ k3s_read_token() {
   done
   printf '%s' "$token"
 }
+
+# --- proxy and private registries (k8s_proxy.sh, k8s_registry.sh) ---
+
+# read_stdin_kv ARRAY: reads `key=value` lines from stdin into the associative array
+# named ARRAY (declared by the caller with `declare -A`). Values stay in memory only.
+read_stdin_kv() {
+  local -n _kv=$1
+  local line
+  while IFS= read -r line || [[ -n "$line" ]]; do
+    [[ "$line" == *=* ]] || continue
+    _kv[${line%%=*}]=${line#*=}
+  done
+}
+
+# remove_block FILE BEGIN END: removes the lines between the markers (inclusive); returns
+# 0 when FILE changed, 1 when it had no such block (or does not exist).
+remove_block() {
+  local file=$1 begin=$2 end=$3 tmp
+  [[ -f "$file" ]] && grep -qxF -- "$begin" "$file" || return 1
+  tmp=$(mktemp "${file}.vnf-mgmt.XXXXXX")
+  awk -v b="$begin" -v e="$end" '
+    $0 == b { skipping = 1; next }
+    $0 == e && skipping { skipping = 0; next }
+    !skipping { print }
+  ' "$file" >"$tmp"
+  chmod --reference="$file" "$tmp" 2>/dev/null || chmod 0644 "$tmp"
+  mv -f "$tmp" "$file"
+}
+
+# valid_no_proxy_entry S: true for an IPv4/IPv6 address or CIDR, a host name, `.domain`,
+# `*.domain` (each optionally with :port) or `*`.
+valid_no_proxy_entry() {
+  [[ "$1" == '*' ]] && return 0
+  [[ "$1" =~ ^[0-9a-fA-F.:]+(/[0-9]{1,3})?$ ]] && return 0
+  [[ "$1" =~ ^(\*\.|\.)?[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?(:[0-9]{1,5})?$ ]]
+}
+
+# valid_proxy_url S: true for http(s)://[user[:password]@]host[:port][/path] without
+# whitespace, quotes, backslashes, `$`, backticks or other characters that must be
+# percent-encoded (so the URL is safe in apt.conf, systemd and environment files).
+valid_proxy_url() {
+  local re='^https?://[]A-Za-z0-9._~%!&()*+,;=:@/?#[-]+$'
+  [[ "$1" =~ $re ]] && ((${#1} <= 2048))
+}
+
+# valid_registry_server S: true for host:port (host name, IPv4 or [IPv6]).
+valid_registry_server() {
+  [[ "$1" =~ ^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?):([0-9]+)$ ]] &&
+    valid_port "${BASH_REMATCH[3]}"
+}

@@ -31,6 +31,11 @@ pub const ALL: &[(&str, &str)] = &[
         "k3s_join_info.sh",
         include_str!("../scripts/k3s_join_info.sh"),
     ),
+    ("k8s_proxy.sh", include_str!("../scripts/k8s_proxy.sh")),
+    (
+        "k8s_registry.sh",
+        include_str!("../scripts/k8s_registry.sh"),
+    ),
 ];
 
 /// A script's content by file name.
