@@ -4,9 +4,11 @@
 # 1. Validate the sample VNF package and its instantiate requests, pack it into a CSAR
 #    with fresh digests, validate the CSAR, show a broken request being rejected, and
 #    generate the Heat templates.
-# 2. With no OpenStack configured, instantiate and heal the sample on the lab: real SSH hosts in
-#    network namespaces, a loop-device volume, nfs-ganesha, and a Kubernetes API
-#    emulator over a real etcd (needs root; skipped with a note otherwise).
+# 2. With no OpenStack configured, the whole lifecycle of the sample on the lab: real SSH
+#    hosts in network namespaces, a loop-device volume, nfs-ganesha, and the kubeadm shim
+#    with a Kubernetes API emulator over a real etcd (needs root; skipped with a note
+#    otherwise): instantiate with the cluster install, re-run, scale out and in, heal a
+#    worker, heal the storage server, terminate.
 #
 # Environment:
 #   VNF_MGMT   path of the vnf-mgmt binary (default: target/debug/vnf-mgmt)
@@ -49,7 +51,7 @@ if [[ "$(id -u)" != 0 ]]; then
 elif [[ -n "${OS_CLOUD:-}${OS_AUTH_URL:-}" ]]; then
   printf '\ndemo: OpenStack is configured; the lab part is skipped (use vnf-mgmt against your cloud)\n'
 else
-  step "the lifecycle on the lab (plan, instantiate, check, re-run, heal storage_server, tear down)"
+  step "the lifecycle on the lab (plan, instantiate with the cluster install, check, re-run, scale out/in, heal a worker, heal storage_server, terminate, tear down)"
   VNF_MGMT="$(realpath "$VNF_MGMT")" KUBE_EMU_BIN="$(realpath target/debug/kube-emu)" \
     cargo run -q -p mgmt-driver --example lab_demo
 fi

@@ -1,13 +1,14 @@
 //! The main job on this machine: instantiate the sample VNF on the lab.
 //!
 //! Brings up real hosts (network namespaces with sshd; a loop-device "Cinder" volume on
-//! the storage server), a Kubernetes cluster on them (the API emulator over a real etcd,
-//! started by the `kubeadm` shim), writes a static inventory, then runs the real
-//! `vnf-mgmt plan` and `vnf-mgmt instantiate`: storage server (filesystem, mount,
-//! NFS exports), NFS clients, PersistentVolumes. It then shows the result from the
-//! machines' side, re-runs instantiate to show that nothing is redone, and heals the
-//! storage server: refused while a claim binds a PV, then — after the VM is rebuilt —
-//! set up again with its data kept.
+//! the storage server) with the `kubeadm` shim (the API emulator over a real etcd),
+//! writes a static inventory, then runs the real `vnf-mgmt`: plan, instantiate with the
+//! cluster install (kubeadm init, workers joining in parallel, pod network, storage
+//! server with filesystem, mount and NFS exports, NFS clients, PersistentVolumes, the
+//! orchestrator's kubeconfig); shows the result from the machines' side; re-runs
+//! instantiate to show that nothing is redone; scales the workers out and in; heals a
+//! worker on a rebuilt VM; heals the storage server (refused while a claim binds a PV,
+//! then — after the VM is rebuilt — set up again with its data kept); terminates.
 //!
 //! Run as root through `make demo` (which builds the binaries first). Environment:
 //! `VNF_MGMT` (default `target/debug/vnf-mgmt`), `KUBE_EMU_BIN` (default
@@ -81,27 +82,34 @@ fn run() -> anyhow::Result<()> {
         println!("  {:<3} {}", h.name, h.ip);
     }
 
-    step("a Kubernetes cluster on m1 + w1 + w2 (kubeadm shim: API emulator over a real etcd)");
-    let _cluster = kube_emu::fixture::kubeadm_cluster(&lab, &["m1"], &["w1", "w2"])?;
-    println!("  kubeadm init on m1, kubeadm join on w1 and w2: done");
+    let _shims = kube_emu::fixture::install_shims(&lab)?;
 
     step("inventory and request (the sample request; exports opened to the lab subnet)");
-    let ip = |h: &str| -> anyhow::Result<String> { Ok(lab.host(h)?.ip.to_string()) };
-    let (m1, w1, w2, s1) = (ip("m1")?, ip("w1")?, ip("w2")?, ip("s1")?);
-    let inventory = format!(
-        "format_version: 1\n\
-         hosts:\n\
-         \x20 - {{name: m1, role: master, ssh: {m1}, ports: {{masterNode_CP1: {m1}}}}}\n\
-         \x20 - {{name: w1, role: worker, ssh: {w1}, ports: {{workerNode_CP2: {w1}}}}}\n\
-         \x20 - {{name: w2, role: worker, ssh: {w2}, ports: {{workerNode_CP2: {w2}}}}}\n\
-         \x20 - name: s1\n\
-         \x20   role: storage\n\
-         \x20   ssh: {s1}\n\
-         \x20   ports: {{storage_server_CP: {s1}}}\n\
-         \x20   volumes: {{storage_server_volume: {{cinder_id: {VOLUME_ID}}}}}\n"
-    );
-    std::fs::write(path("inventory.yaml"), &inventory)?;
-    print!("{inventory}");
+    let write_inventory = |workers: &[&str]| -> anyhow::Result<String> {
+        let ip = |h: &str| -> anyhow::Result<String> { Ok(lab.host(h)?.ip.to_string()) };
+        let (m1, s1) = (ip("m1")?, ip("s1")?);
+        let mut inventory = format!(
+            "format_version: 1\n\
+             hosts:\n\
+             \x20 - {{name: m1, role: master, ssh: {m1}, ports: {{masterNode_CP1: {m1}}}}}\n"
+        );
+        for w in workers {
+            let a = ip(w)?;
+            inventory.push_str(&format!(
+                "  - {{name: {w}, role: worker, ssh: {a}, ports: {{workerNode_CP2: {a}}}}}\n"
+            ));
+        }
+        inventory.push_str(&format!(
+            "  - name: s1\n\
+             \x20   role: storage\n\
+             \x20   ssh: {s1}\n\
+             \x20   ports: {{storage_server_CP: {s1}}}\n\
+             \x20   volumes: {{storage_server_volume: {{cinder_id: {VOLUME_ID}}}}}\n"
+        ));
+        std::fs::write(path("inventory.yaml"), &inventory)?;
+        Ok(inventory)
+    };
+    print!("{}", write_inventory(&["w1", "w2"])?);
     let sample =
         std::fs::read_to_string(repo_root().join("samples/requests/instantiate_simple_pv.json"))?;
     let mut req: serde_json::Value = serde_json::from_str(&sample)?;
@@ -116,7 +124,6 @@ fn run() -> anyhow::Result<()> {
         }
     }
     std::fs::write(path("request.json"), serde_json::to_vec_pretty(&req)?)?;
-    std::fs::copy(lab.known_hosts(), path("known_hosts"))?;
 
     let pkg = "samples/packages/k8s_cluster_with_pv";
     let common = |c: &mut Command| {
@@ -134,20 +141,55 @@ fn run() -> anyhow::Result<()> {
     common(&mut c);
     sh(&mut c)?;
 
-    step("instantiate: storage server, NFS clients, PersistentVolumes");
-    let instantiate = || {
+    // The lab is offline: the pod network comes from a Calico-shaped stand-in file.
+    let cni = format!(
+        "file://{}",
+        repo_root()
+            .join("mgmt-driver/tests/fixtures/cni/calico-lab.yaml")
+            .display()
+    );
+    let run = |args: &[&str]| {
         let mut c = Command::new(vnf_mgmt());
-        c.arg("instantiate");
+        c.args(args);
         common(&mut c);
         c.arg("--known-hosts")
-            .arg(path("known_hosts"))
+            .arg(lab.known_hosts())
             .arg("--state-dir")
             .arg(path("state"))
-            .arg("--events")
-            .arg(path("events.jsonl"));
+            .arg("--cni-manifest")
+            .arg(&cni);
+        c
+    };
+
+    step(
+        "instantiate: Kubernetes (kubeadm init, workers in parallel, pod network), storage server, NFS clients, PersistentVolumes",
+    );
+    let instantiate = || {
+        let mut c = run(&["instantiate", "--install-cluster"]);
+        c.arg("--events")
+            .arg(path("events.jsonl"))
+            .arg("--kubeconfig-out")
+            .arg(path("kubeconfig"));
         c
     };
     sh(&mut instantiate())?;
+    let kubectl_here = |args: &[&str]| -> anyhow::Result<String> {
+        let o = Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(path("kubeconfig"))
+            .args(args)
+            .output()?;
+        anyhow::ensure!(
+            o.status.success(),
+            "kubectl {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        Ok(String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    println!(
+        "kubectl get nodes (from here, with the exported kubeconfig: a ServiceAccount token, mode 0600)\n{}",
+        kubectl_here(&["get", "nodes"])?
+    );
 
     step("what the machines say");
     println!(
@@ -203,6 +245,62 @@ fn run() -> anyhow::Result<()> {
         uuid_after.trim()
     );
 
+    step("scale out 2 -> 3 workers: the orchestrator adds w3, scale_end joins it");
+    lab.add_host(vnf_lab::HostSpec::new("w3"))?;
+    write_inventory(&["w1", "w2", "w3"])?;
+    sh(&mut run(&[
+        "scale",
+        "--aspect",
+        "worker_instance",
+        "--out",
+        "--steps",
+        "1",
+        "--phase",
+        "end",
+    ]))?;
+    println!("{}", kubectl_here(&["get", "nodes"])?);
+
+    step("scale in 3 -> 2: scale_start drains and deletes w3, the orchestrator removes it");
+    sh(&mut run(&[
+        "scale",
+        "--aspect",
+        "worker_instance",
+        "--in",
+        "--steps",
+        "1",
+        "--phase",
+        "start",
+        "--remove",
+        "w3",
+    ]))?;
+    lab.remove_host("w3")?;
+    write_inventory(&["w1", "w2"])?;
+    sh(&mut run(&[
+        "scale",
+        "--aspect",
+        "worker_instance",
+        "--in",
+        "--steps",
+        "1",
+        "--phase",
+        "end",
+    ]))?;
+    println!("{}", kubectl_here(&["get", "nodes"])?);
+
+    step(
+        "heal worker w2: drained and deleted, rebuilt (same address, new host keys), joined again",
+    );
+    sh(&mut run(&["heal", "w2", "--phase", "start"]))?;
+    let w2_ip = lab.host("w2")?.ip;
+    lab.remove_host("w2")?;
+    lab.add_host(vnf_lab::HostSpec {
+        name: "w2".into(),
+        ip: Some(w2_ip),
+        ..Default::default()
+    })?;
+    sh(&mut run(&["heal", "w2", "--phase", "end"]))?;
+    println!("{}", kubectl_here(&["get", "nodes"])?);
+
     step("heal storage_server while a claim binds nfs-pv1: refused, nothing changed");
     let pvc = "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data, namespace: default}\nspec:\n  accessModes: [ReadWriteOnce]\n  storageClassName: \"\"\n  volumeName: nfs-pv1\n  resources: {requests: {storage: 1Gi}}\n";
     let kubectl = ["kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf"];
@@ -237,7 +335,7 @@ fn run() -> anyhow::Result<()> {
         c.args(["heal", "storage_server", "--phase", phase]);
         common(&mut c);
         c.arg("--known-hosts")
-            .arg(path("known_hosts"))
+            .arg(lab.known_hosts())
             .arg("--state-dir")
             .arg(path("state"));
         c
@@ -266,8 +364,7 @@ fn run() -> anyhow::Result<()> {
         ..Default::default()
     })?;
     lab.attach_volume(VOLUME_ID, "s1")?;
-    trust_new_host_keys(&lab, "s1", &path("known_hosts"))?;
-    println!("s1 rebuilt at {s1_ip}; its new host keys trusted explicitly");
+    println!("s1 rebuilt at {s1_ip}; its new host keys are in the lab's known_hosts");
 
     step("heal storage_server --phase end: no mkfs on a volume with a filesystem, PVs again");
     sh(&mut heal("end"))?;
@@ -279,29 +376,17 @@ fn run() -> anyhow::Result<()> {
         lab.exec_ok("m1", &[&kubectl[..], &["get", "pv"]].concat())?
     );
 
+    step("terminate: the orchestrator's access revoked (the exported token stops working)");
+    sh(&mut run(&["terminate", "--phase", "start"]))?;
+    anyhow::ensure!(
+        kubectl_here(&["get", "nodes"]).is_err(),
+        "the exported token still works after terminate"
+    );
+    sh(&mut run(&["terminate", "--phase", "end"]))?;
+
     step("tear down the lab");
     lab.down()?;
     println!("\nlab_demo: done");
-    Ok(())
-}
-
-/// What an orchestrator does after a rebuild: the known_hosts entries for the host's
-/// address are replaced by the new VM's keys (trusted explicitly, never silently).
-fn trust_new_host_keys(lab: &Lab, host: &str, known_hosts: &Path) -> anyhow::Result<()> {
-    let h = lab.host(host)?;
-    let prefix = format!("{} ", h.ip);
-    let mut kh: String = std::fs::read_to_string(known_hosts)?
-        .lines()
-        .filter(|l| !l.starts_with(&prefix))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    for k in [&h.host_keys.ed25519, &h.host_keys.ecdsa] {
-        let mut parts = k.split_whitespace();
-        if let (Some(t), Some(b)) = (parts.next(), parts.next()) {
-            kh.push_str(&format!("{} {t} {b}\n", h.ip));
-        }
-    }
-    std::fs::write(known_hosts, kh)?;
     Ok(())
 }
 

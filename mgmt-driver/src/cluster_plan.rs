@@ -423,7 +423,10 @@ pub(crate) fn install(
     // 1: node preparation everywhere.
     for node in c.nodes() {
         b.add_host(node, &login_of(params, node))?;
-        let mut scripts = vec!["lib.sh", "k8s_node.sh", "k8s_reset.sh"];
+        let mut scripts = vec!["lib.sh", "k8s_node.sh"];
+        if is_healed(node) {
+            scripts.push("k8s_reset.sh");
+        }
         match (k3s, node.role) {
             (false, Role::Master) => {
                 scripts.extend([
