@@ -137,7 +137,7 @@ set_config_path() {
 }
 
 containerd_config() {
-  local plugin changed=1 tmp rc=0 i auth block
+  local plugin changed=1 tmp base rc=0 i auth block
   plugin=$(cri_plugin)
   mkdir -p "$(dirname "$CONTAINERD_CONFIG")"
   [[ -f "$CONTAINERD_CONFIG" ]] || {
@@ -161,18 +161,22 @@ containerd_config() {
       printf '  password = %s\n' "$(toml_string "${KV[password_$i]}")"
     } >>"$block"
   done
+  # The file without our block is the base: the registry table is looked for there
+  # (the block itself may hold it from an earlier run).
+  base=$(umask 077 && mktemp)
+  remove_block_copy >"$base"
   tmp=$(mktemp "$CONTAINERD_CONFIG.vnf-mgmt.XXXXXX")
-  set_config_path "$plugin" "$CONTAINERD_CONFIG" >"$tmp" || rc=$?
+  set_config_path "$plugin" "$base" >"$tmp" || rc=$?
   if ((rc == 3)); then
     # No registry table in the file: ours goes into the managed block.
-    cat "$CONTAINERD_CONFIG" >"$tmp"
+    cat "$base" >"$tmp"
     { printf '[plugins.%s.registry]\n' "$(toml_string "$plugin")"
       printf '  config_path = %s\n' "$(toml_string "$CERTS_DIR")"
       cat "$block"; } >"$block.new"
     mv -f "$block.new" "$block"
     auth=1
   elif ((rc != 0)); then
-    rm -f "$tmp" "$block"
+    rm -f "$tmp" "$block" "$base"
     fatal "could not read $CONTAINERD_CONFIG"
   fi
   if ((auth)); then
@@ -182,7 +186,7 @@ containerd_config() {
   else
     remove_block "$tmp" "$AUTH_BEGIN" "$AUTH_END" || true
   fi
-  rm -f "$block"
+  rm -f "$block" "$base"
   if cmp -s "$tmp" "$CONTAINERD_CONFIG"; then
     rm -f "$tmp"
     if ((auth)) && [[ "$(stat -c %a "$CONTAINERD_CONFIG")" != 600 ]]; then
@@ -319,11 +323,12 @@ main() {
   for arg in "$@"; do
     if [[ "$arg" =~ ^([0-9]{1,3})=(https?)://(.+)$ ]]; then
       i=${BASH_REMATCH[1]}
-      valid_registry_server "${BASH_REMATCH[3]}" || fatal "invalid registry: $arg"
+      local scheme=${BASH_REMATCH[2]} server=${BASH_REMATCH[3]}
+      valid_registry_server "$server" || fatal "invalid registry: $arg"
       [[ -z "${SERVER[$i]:-}" ]] || fatal "registry index $i given twice"
       IDX+=("$i")
-      SCHEME[i]=${BASH_REMATCH[2]}
-      SERVER[i]=${BASH_REMATCH[3]}
+      SCHEME[i]=$scheme
+      SERVER[i]=$server
     elif [[ "$arg" =~ ^hosts:([0-9a-fA-F.:]+)=([A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?(,[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)*)$ ]]; then
       HOSTS+=("${BASH_REMATCH[1]}=${BASH_REMATCH[2]}")
     else
