@@ -105,10 +105,10 @@ main() {
     content=$(umask 077 && mktemp)
     env_lines '' "$http" "$https" "$no_proxy" >"$content"
     # The file may hold other settings: only the marked block is ours. 0600 before the
-    # block lands in it (replace_block keeps the file's mode).
-    (umask 077 && touch "$file")
-    chmod 0600 "$file"
-    if replace_block "$file" "$ENV_BEGIN" "$ENV_END" "$content"; then
+    # block lands in it (update_block keeps the file's mode).
+    [[ -e "$file" ]] || (umask 077 && : >"$file")
+    [[ "$(stat -c %a "$file")" == 600 ]] || chmod 0600 "$file"
+    if update_block "$file" "$ENV_BEGIN" "$ENV_END" "$content"; then
       info "$runtime proxy environment written ($file)"
       changed=1
       units+=("$runtime")

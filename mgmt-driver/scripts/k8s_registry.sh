@@ -307,7 +307,7 @@ hosts_block() {
     names=${entry#*=}
     printf '%s %s\n' "${entry%%=*}" "${names//,/ }" >>"$content"
   done
-  if replace_block /etc/hosts "$HOSTS_BEGIN" "$HOSTS_END" "$content"; then
+  if update_block /etc/hosts "$HOSTS_BEGIN" "$HOSTS_END" "$content"; then
     info "/etc/hosts registries block updated (${#HOSTS[@]} entries)"
   else
     info "/etc/hosts registries block up to date"

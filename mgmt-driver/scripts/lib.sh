@@ -369,3 +369,20 @@ valid_registry_server() {
   [[ "$1" =~ ^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?):([0-9]+)$ ]] &&
     valid_port "${BASH_REMATCH[3]}"
 }
+
+# update_block FILE BEGIN END CONTENT_FILE: replace_block that leaves FILE (and its
+# modification time) alone when the block is already current (replace_block touches
+# FILE first); creates FILE (0644) when missing. Returns 0 when FILE changed.
+update_block() {
+  local file=$1 copy
+  [[ -e "$file" ]] || (umask 022 && : >"$file")
+  copy=$(mktemp "${file}.vnf-mgmt-copy.XXXXXX")
+  cat "$file" >"$copy"
+  chmod --reference="$file" "$copy"
+  if replace_block "$copy" "$2" "$3" "$4"; then
+    mv -f "$copy" "$file"
+    return 0
+  fi
+  rm -f "$copy"
+  return 1
+}

@@ -52,15 +52,37 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// What `containerd config default` (1.7) writes, in part: the CRI registry table with
+/// an empty `config_path`, and a setting that must survive (SystemdCgroup).
+const CONTAINERD_17_CONFIG: &str = r#"version = 2
+
+[plugins]
+  [plugins."io.containerd.grpc.v1.cri"]
+    sandbox_image = "registry.k8s.io/pause:3.8"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+      SystemdCgroup = true
+    [plugins."io.containerd.grpc.v1.cri".registry]
+      config_path = ""
+
+      [plugins."io.containerd.grpc.v1.cri".registry.auths]
+
+      [plugins."io.containerd.grpc.v1.cri".registry.configs]
+
+      [plugins."io.containerd.grpc.v1.cri".registry.headers]
+
+      [plugins."io.containerd.grpc.v1.cri".registry.mirrors]
+"#;
+
 struct Setup {
     lab: Lab,
+    runtime: &'static str,
     dir: tempfile::TempDir,
     _shims: kube_emu::harness::TempDir,
     ca: String,
 }
 
 impl Setup {
-    fn up() -> Setup {
+    fn up(runtime: &'static str) -> Setup {
         ensure_kube_emu_bin();
         let spec = LabSpec::builder()
             .host_with_volume("s1", VOL, "64M")
@@ -95,6 +117,7 @@ impl Setup {
         let ca = std::fs::read_to_string(pkg.join("Files/registry-ca.crt")).expect("CA");
         let s = Setup {
             lab,
+            runtime,
             dir,
             _shims: shims,
             ca,
@@ -184,17 +207,18 @@ impl Setup {
                 "--kube-timeout",
                 "60",
                 "--runtime",
-                "kubeadm",
+                self.runtime,
                 "--install-cluster",
-            ])
-            .arg("--cni-manifest")
-            .arg(format!(
+            ]);
+        if self.runtime == "kubeadm" {
+            c.arg("--cni-manifest").arg(format!(
                 "file://{}",
                 repo_root()
                     .join("mgmt-driver/tests/fixtures/cni/calico-lab.yaml")
                     .display()
-            ))
-            .arg("--known-hosts")
+            ));
+        }
+        c.arg("--known-hosts")
             .arg(self.lab.known_hosts())
             .arg("--state-dir")
             .arg(self.path("state"))
@@ -230,6 +254,29 @@ impl Setup {
             .unwrap_or_else(|e| panic!("{host}: {script}: {e}"))
     }
 
+    /// A TOML (`tomllib`) or YAML (`yaml`) file on `host` parsed by Python, as JSON.
+    fn parsed(&self, host: &str, module: &str, path: &str) -> serde_json::Value {
+        let load = if module == "tomllib" {
+            "tomllib.load(open(sys.argv[1], 'rb'))"
+        } else {
+            "yaml.safe_load(open(sys.argv[1]))"
+        };
+        let o = self
+            .lab
+            .exec(
+                host,
+                &[
+                    "python3",
+                    "-c",
+                    &format!("import sys, json, {module}; print(json.dumps({load}))"),
+                    path,
+                ],
+            )
+            .expect("python3 runs");
+        assert!(o.status.success(), "{host}: {path}: {}", show(&o));
+        serde_json::from_slice(&o.stdout).expect("JSON")
+    }
+
     fn local_records(&self) -> String {
         let mut all = std::fs::read_to_string(self.path("events.jsonl")).unwrap_or_default();
         if let Ok(rd) = std::fs::read_dir(self.path("state")) {
@@ -259,7 +306,15 @@ impl Setup {
 
 #[test]
 fn proxy_and_registries_are_written_once_with_their_secrets_kept_off_argv() {
-    let s = Setup::up();
+    let s = Setup::up("kubeadm");
+    // w1 has containerd's own configuration (as `containerd config default` writes it);
+    // m1 has none.
+    s.on(
+        "w1",
+        &format!(
+            "mkdir -p /etc/containerd && printf '%s' '{CONTAINERD_17_CONFIG}' >/etc/containerd/config.toml && chmod 0644 /etc/containerd/config.toml"
+        ),
+    );
     let (o, argv) = s.run_watching();
     let out = text(&o);
     for h in NODES {
@@ -378,6 +433,36 @@ fn proxy_and_registries_are_written_once_with_their_secrets_kept_off_argv() {
             "{config}"
         );
         assert!(!config.contains(HTTP_REGISTRY), "{config}");
+        assert_eq!(config.matches("config_path").count(), 1, "{config}");
+        // containerd can read it: valid TOML, the password intact through the escaping,
+        // config_path where the CRI plugin reads it, w1's own settings kept.
+        let toml = s.parsed(h, "tomllib", "/etc/containerd/config.toml");
+        let registry = &toml["plugins"]["io.containerd.grpc.v1.cri"]["registry"];
+        assert_eq!(registry["config_path"], "/etc/containerd/certs.d", "{toml}");
+        assert_eq!(
+            registry["configs"][HTTPS_REGISTRY]["auth"],
+            serde_json::json!({"username": "reguser", "password": REGISTRY_SECRET}),
+            "{toml}"
+        );
+        if h == "w1" {
+            assert_eq!(
+                toml["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["runtimes"]["runc"]["options"]
+                    ["SystemdCgroup"],
+                true,
+                "{toml}"
+            );
+            assert!(config.starts_with("version = 2\n"), "{config}");
+        }
+        for file in [
+            format!("/etc/containerd/certs.d/{HTTPS_REGISTRY}/hosts.toml"),
+            format!("/etc/containerd/certs.d/{HTTP_REGISTRY}/hosts.toml"),
+        ] {
+            let t = s.parsed(h, "tomllib", &file);
+            assert!(
+                t["server"].as_str().is_some_and(|u| u.starts_with("http")),
+                "{t}"
+            );
+        }
         // /etc/hosts: the registry in its own block, the cluster nodes' block intact.
         let hosts = s.on(h, "cat /etc/hosts");
         assert!(
@@ -464,4 +549,105 @@ fn no_proxy_args(s: &Setup) -> Vec<String> {
         .skip(1)
         .filter_map(|a| a.as_str().map(String::from))
         .collect()
+}
+
+#[test]
+fn k3s_nodes_get_the_proxy_environment_and_registries_yaml() {
+    let s = Setup::up("k3s");
+    let (o, argv) = s.run_watching();
+    let out = text(&o);
+    for (h, unit) in [("m1", "k3s"), ("w1", "k3s-agent")] {
+        assert!(out.contains(&format!("{h}/k8s-proxy ok")), "{out}");
+        assert!(out.contains(&format!("{h}/k8s-registry ok")), "{out}");
+        let stat = s.on(
+            h,
+            &format!(
+                "stat -c '%n %a' /etc/default/{unit} /etc/rancher/k3s/registries.yaml /etc/apt/apt.conf.d/95vnf-mgmt-proxy"
+            ),
+        );
+        for f in [
+            format!("/etc/default/{unit} 600"),
+            "/etc/rancher/k3s/registries.yaml 600".into(),
+            "/etc/apt/apt.conf.d/95vnf-mgmt-proxy 600".into(),
+        ] {
+            assert!(stat.contains(&f), "{h}: {stat}");
+        }
+        // The unit's environment file (EnvironmentFile=-/etc/default/%N): a marked block.
+        let env = s.on(h, &format!("cat /etc/default/{unit}"));
+        assert!(env.starts_with("# BEGIN vnf-mgmt proxy\n"), "{env}");
+        assert!(
+            env.contains(&format!(
+                "\"HTTP_PROXY=http://proxyuser:{PROXY_SECRET}@192.0.2.1:3128\""
+            )),
+            "{env}"
+        );
+        assert!(env.contains("192.168.0.0/16,10.199.187.0/24"), "{env}");
+        assert!(env.ends_with("# END vnf-mgmt proxy\n"), "{env}");
+        // No containerd drop-ins on k3s nodes.
+        let dropins = s.on(
+            h,
+            "ls /etc/systemd/system/containerd.service.d 2>/dev/null || true",
+        );
+        assert!(!dropins.contains("vnf-mgmt"), "{dropins}");
+        // registries.yaml as k3s reads it.
+        let y = s.parsed(h, "yaml", "/etc/rancher/k3s/registries.yaml");
+        assert_eq!(
+            y["mirrors"][HTTPS_REGISTRY]["endpoint"],
+            serde_json::json!([format!("https://{HTTPS_REGISTRY}")]),
+            "{y}"
+        );
+        assert_eq!(
+            y["mirrors"][HTTP_REGISTRY]["endpoint"],
+            serde_json::json!([format!("http://{HTTP_REGISTRY}")]),
+            "{y}"
+        );
+        let config = &y["configs"][HTTPS_REGISTRY];
+        assert_eq!(
+            config["auth"],
+            serde_json::json!({"username": "reguser", "password": REGISTRY_SECRET}),
+            "{y}"
+        );
+        let ca_file = config["tls"]["ca_file"].as_str().unwrap_or_default();
+        assert!(ca_file.starts_with("/etc/rancher/k3s/"), "{y}");
+        assert_eq!(s.on(h, &format!("cat '{ca_file}'")), s.ca);
+        assert!(y["configs"].get(HTTP_REGISTRY).is_none(), "{y}");
+        let hosts = s.on(h, "cat /etc/hosts");
+        assert!(
+            hosts.contains("# BEGIN vnf-mgmt registries\n10.250.0.5 registry.example.com\n"),
+            "{hosts}"
+        );
+    }
+    let records = s.local_records();
+    for secret in [PROXY_SECRET, "Reg-Secret-"] {
+        assert!(!argv.contains(secret), "{secret} in a command line");
+        assert!(!out.contains(secret), "{secret} in the output: {out}");
+        assert!(!records.contains(secret), "{secret} in events or journals");
+    }
+    // A re-run rewrites neither file.
+    // (/etc/hosts is left out: k8s_node.sh's replace_block touches it on every run.)
+    let files = "/etc/default/k3s* /etc/rancher/k3s/registries.yaml /etc/rancher/k3s/vnf-mgmt-registry-certs/*/ca.crt";
+    let stat = |h: &str| {
+        s.on(
+            h,
+            &format!("stat -c '%n %a %.9Y' {files} 2>/dev/null || true"),
+        )
+    };
+    let before = (stat("m1"), stat("w1"));
+    let (o, _) = s.run_watching();
+    assert_eq!(before, (stat("m1"), stat("w1")));
+    let again = text(&o);
+    for h in ["m1", "w1"] {
+        assert!(again.contains(&format!("{h}/k8s-registry ok")), "{again}");
+    }
+    // The registries' /etc/hosts block is written only when it changes.
+    let direct = s.on(
+        "w1",
+        &format!(
+            "cd ~/.vnf-mgmt/scripts 2>/dev/null || cd /home/*/.vnf-mgmt/scripts; bash k8s_registry.sh k3s-agent 1=http://{HTTP_REGISTRY} hosts:10.250.0.5=registry.example.com </dev/null"
+        ),
+    );
+    assert!(
+        direct.contains("/etc/hosts registries block up to date"),
+        "{direct}"
+    );
 }
