@@ -737,4 +737,110 @@ hosts:
         assert!(pos("w1/k8s-node") < pos("w1/k8s-registry"));
         assert!(pos("w1/k8s-registry") < pos("w1/k8s-join"));
     }
+
+    /// Runs an embedded script (from a fresh directory holding every script) with
+    /// `args` and `stdin`; returns (exit code, stdout + stderr). Only for inputs the
+    /// script refuses before it touches the host.
+    fn refused(name: &str, args: &[&str], stdin: &str) -> (i32, String) {
+        use std::io::Write;
+        use std::process::{Command, Stdio};
+        let dir = tempfile::tempdir().expect("temp dir");
+        for (n, content) in crate::scripts::ALL {
+            std::fs::write(dir.path().join(n), content).expect("write script");
+        }
+        let mut child = Command::new("bash")
+            .arg(dir.path().join(name))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn bash");
+        if let Some(mut i) = child.stdin.take() {
+            let _ = i.write_all(stdin.as_bytes());
+        }
+        let o = child.wait_with_output().expect("wait bash");
+        (
+            o.status.code().unwrap_or(-1),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            ),
+        )
+    }
+
+    #[test]
+    fn scripts_refuse_bad_arguments_and_never_echo_a_secret() {
+        let url = "http_proxy=http://u:Secr3t-9f@proxy:3128\n";
+        let cases: [(&str, &[&str], &str, &str); 11] = [
+            ("k8s_proxy.sh", &[], "", "usage: k8s_proxy.sh"),
+            (
+                "k8s_proxy.sh",
+                &["docker", "a"],
+                url,
+                "invalid runtime: docker",
+            ),
+            (
+                "k8s_proxy.sh",
+                &["kubeadm", "10.0.0.0/8", "a;b"],
+                url,
+                "invalid no_proxy entry: a;b",
+            ),
+            (
+                "k8s_proxy.sh",
+                &["kubeadm", "10.0.0.0/8"],
+                "http_proxy=http://u:Secr3t-9f@proxy:3128/$(id)\n",
+                "invalid http_proxy on stdin (not shown)",
+            ),
+            (
+                "k8s_proxy.sh",
+                &["kubeadm", "10.0.0.0/8"],
+                "",
+                "no http_proxy or https_proxy on stdin",
+            ),
+            (
+                "k8s_registry.sh",
+                &["kubeadm"],
+                "",
+                "usage: k8s_registry.sh",
+            ),
+            (
+                "k8s_registry.sh",
+                &["kubeadm", "0=ftp://r:5000"],
+                "",
+                "invalid argument: 0=ftp://r:5000",
+            ),
+            (
+                "k8s_registry.sh",
+                &["kubeadm", "0=https://r;x:5000"],
+                "",
+                "invalid registry: 0=https://r;x:5000",
+            ),
+            (
+                "k8s_registry.sh",
+                &["k3s", "0=http://r:5000", "hosts:10.0.0.1=a;b"],
+                "",
+                "invalid argument: hosts:10.0.0.1=a;b",
+            ),
+            (
+                "k8s_registry.sh",
+                &["kubeadm", "0=http://r:5000"],
+                "password_0=Secr3t-9f\n",
+                "registry 0: username and password must come together on stdin",
+            ),
+            (
+                "k8s_registry.sh",
+                &["kubeadm", "0=http://r:5000"],
+                "username_0=a b\npassword_0=Secr3t-9f\n",
+                "registry 0: invalid username on stdin (not shown)",
+            ),
+        ];
+        for (script, args, stdin, message) in cases {
+            let (code, out) = refused(script, args, stdin);
+            assert_eq!(code, 1, "{script} {args:?}: {out}");
+            assert!(out.contains(message), "{script} {args:?}: {out}");
+            assert!(!out.contains("Secr3t-9f"), "{script} {args:?}: {out}");
+        }
+    }
 }
