@@ -817,7 +817,7 @@ impl Session {
             ));
         }
 
-        let mut nodes = Vec::new();
+        let mut named = Vec::new();
         for f in found {
             let server = self
                 .get_ok(&format!("{nova}/servers/{}", f.server_id))
@@ -827,6 +827,10 @@ impl Session {
                 .and_then(Value::as_str)
                 .unwrap_or(&f.server_id)
                 .to_string();
+            named.push((name, f));
+        }
+        let mut nodes = Vec::new();
+        for (name, f) in unique_node_names(named) {
             let host_keys = if opts.pin_host_keys {
                 self.console_host_keys(&nova, &f.server_id).await?
             } else {
@@ -887,7 +891,10 @@ impl Session {
                 None if !mid.is_empty() => self.stack_url(heat, mid).await?,
                 None => continue,
             };
-            out.push(Level::load(self, &murl, format!("member {mname} of group {aspect}")).await?);
+            let mut lvl =
+                Level::load(self, &murl, format!("member {mname} of group {aspect}")).await?;
+            lvl.member = Some(mname);
+            out.push(lvl);
         }
         Ok(out)
     }
@@ -956,6 +963,7 @@ impl Session {
             server_id,
             ports,
             volumes: BTreeMap::new(),
+            member: lvl.member.clone(),
         })
     }
 
@@ -1003,6 +1011,9 @@ struct Level {
     url: String,
     what: String,
     list: Vec<Value>,
+    /// The scaling group's member resource name (Heat's stable member id), for levels
+    /// that are members of a group.
+    member: Option<String>,
 }
 
 impl Level {
@@ -1012,6 +1023,7 @@ impl Level {
             url: url.to_string(),
             what,
             list,
+            member: None,
         })
     }
 
@@ -1048,6 +1060,8 @@ struct Found {
     server_id: String,
     ports: BTreeMap<String, IpAddr>,
     volumes: BTreeMap<String, Volume>,
+    /// Scaling-group member resource name, when the node is a group member.
+    member: Option<String>,
 }
 
 fn nested_link(r: &Value) -> Option<String> {
@@ -1060,6 +1074,44 @@ fn nested_link(r: &Value) -> Option<String> {
 }
 
 /// A port's `fixed_ips[0].ip_address`, or a floating IP's `fixed_ip_address`.
+/// Node names: the Nova server name when it is unique in the VNF; the members of a
+/// scaling group usually share their VDU's name (`masterNode`), so a shared name gets
+/// the group member's resource name appended (`masterNode-a1b2c3d4e5f6`): unique, and
+/// stable across a heal that replaces the server inside the member (else the server id).
+fn unique_node_names<T>(named: Vec<(String, T)>) -> Vec<(String, T)>
+where
+    T: MemberOf,
+{
+    let mut count: BTreeMap<String, usize> = BTreeMap::new();
+    for (n, _) in &named {
+        *count.entry(n.clone()).or_default() += 1;
+    }
+    named
+        .into_iter()
+        .map(|(n, f)| {
+            if count.get(&n).copied().unwrap_or(0) > 1 {
+                let suffix = f.member_or_id();
+                (format!("{n}-{suffix}"), f)
+            } else {
+                (n, f)
+            }
+        })
+        .collect()
+}
+
+/// What disambiguates a node whose server name is shared.
+trait MemberOf {
+    fn member_or_id(&self) -> String;
+}
+
+impl MemberOf for Found {
+    fn member_or_id(&self) -> String {
+        self.member
+            .clone()
+            .unwrap_or_else(|| self.server_id.chars().take(8).collect())
+    }
+}
+
 /// Prefix length of a port's subnet: Heat's `subnets` attribute of the port (the subnet
 /// of its first fixed IP, else the first listed), from its `cidr`.
 fn subnet_prefix(attrs: &Value) -> Option<u8> {
@@ -1229,6 +1281,29 @@ mod tests {
         )
         .expect_err("no params");
         assert_eq!(e.code.id, "driver.discovery.request", "{e}");
+    }
+
+    impl MemberOf for &str {
+        fn member_or_id(&self) -> String {
+            self.to_string()
+        }
+    }
+
+    #[test]
+    fn shared_server_names_get_the_member_name() {
+        let named = vec![
+            ("masterNode".to_string(), "m-aaa"),
+            ("masterNode".to_string(), "m-bbb"),
+            ("storage_server".to_string(), "-"),
+        ];
+        let names: Vec<String> = unique_node_names(named)
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(
+            names,
+            ["masterNode-m-aaa", "masterNode-m-bbb", "storage_server"]
+        );
     }
 
     #[test]

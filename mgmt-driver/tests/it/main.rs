@@ -11,6 +11,7 @@ mod lab_cluster_exec;
 mod lab_ha_scripts;
 mod lab_heal;
 mod lab_instantiate;
+mod openstack_cluster;
 mod openstack_discovery;
 mod openstack_heal;
 mod plan_cli;
