@@ -138,7 +138,8 @@ fn generate_hot(
 #[pyfunction]
 #[pyo3(signature = (
     operation, package, request, inventory, vnf_instance_id, verify_digests=false, *,
-    targets=None, install_cluster=false, runtime="kubeadm", drain=false, register_pvs=true
+    targets=None, install_cluster=false, runtime="kubeadm", cni=None, cni_manifest=None,
+    drain=false, register_pvs=true
 ))]
 #[allow(clippy::too_many_arguments)]
 fn plan<'py>(
@@ -152,6 +153,8 @@ fn plan<'py>(
     targets: Option<Vec<String>>,
     install_cluster: bool,
     runtime: &str,
+    cni: Option<&str>,
+    cni_manifest: Option<String>,
     drain: bool,
     register_pvs: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
@@ -171,6 +174,7 @@ fn plan<'py>(
         }
     };
     let runtime = ops::parse_runtime(runtime)?;
+    let cni = ops::parse_cni(cni)?;
     let (json, text) = run(py, || {
         let input = mgmt_driver::driver::PlanInput {
             package: &package,
@@ -184,6 +188,8 @@ fn plan<'py>(
                 runtime,
                 drain_on_terminate: drain,
                 register_pvs,
+                cni,
+                cni_manifest,
                 ..Default::default()
             },
         };

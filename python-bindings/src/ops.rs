@@ -45,6 +45,20 @@ fn parse_operation(name: &str) -> Option<Operation> {
 pub const OPERATIONS: &str =
     "instantiate, heal_start, heal_end, heal, scale_start, scale_end, terminate_start";
 
+/// `calico`, `flannel`, `cilium`, or None (the runtime's default).
+pub fn parse_cni(name: Option<&str>) -> PyResult<Option<mgmt_driver::cluster::Cni>> {
+    use mgmt_driver::cluster::Cni;
+    match name {
+        None => Ok(None),
+        Some("calico") => Ok(Some(Cni::Calico)),
+        Some("flannel") => Ok(Some(Cni::Flannel)),
+        Some("cilium") => Ok(Some(Cni::Cilium)),
+        Some(other) => Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "unknown cni {other:?} (calico, flannel, cilium)"
+        ))),
+    }
+}
+
 /// `kubeadm` or `k3s`.
 pub fn parse_runtime(name: &str) -> PyResult<mgmt_driver::cluster::ClusterRuntime> {
     match name {
@@ -249,7 +263,8 @@ fn default_state_dir() -> PathBuf {
 /// Runs one engine operation (`instantiate`, `heal_start`, `heal_end`, `scale_start`,
 /// `scale_end`, `terminate_start`) or the whole storage-server heal with the rebuild
 /// through Heat (`heal`, needs `stack`): plan from the inventory or the Heat stack, then
-/// execute with the journal under `state_dir`. `targets`: nodes a heal rebuilds or a
+/// execute with the journal under `state_dir`. `cni`/`cni_manifest`: the pod network of
+/// a kubeadm install (default Calico from its pinned upstream manifest). `targets`: nodes a heal rebuilds or a
 /// scale-in removes (topology node names, server ids, Kubernetes node names,
 /// `storage_server`, `entire`). Returns `{"operation", "vnf_instance_id", "executed",
 /// "skipped", "trusted_on_first_use", "access"}` (`access`: a `ClusterAccess` when the
@@ -257,8 +272,8 @@ fn default_state_dir() -> PathBuf {
 #[pyfunction]
 #[pyo3(signature = (
     package, request, vnf_instance_id, *, operation="instantiate", targets=None,
-    install_cluster=false, runtime="kubeadm", drain=false, export_access=true,
-    kube_timeout=150, inventory=None, os_cloud=None, stack=None, known_hosts=None,
+    install_cluster=false, runtime="kubeadm", cni=None, cni_manifest=None, drain=false,
+    export_access=true, kube_timeout=150, inventory=None, os_cloud=None, stack=None, known_hosts=None,
     trust_on_first_use=false, state_dir=None, events=None, register_pvs=true,
     max_parallel=8, connect_timeout=20, attempts=3, replace_volumes=false,
     rebuild_timeout=1800
@@ -273,6 +288,8 @@ pub fn _run<'py>(
     targets: Option<Vec<String>>,
     install_cluster: bool,
     runtime: &str,
+    cni: Option<&str>,
+    cni_manifest: Option<String>,
     drain: bool,
     export_access: bool,
     kube_timeout: u64,
@@ -296,6 +313,7 @@ pub fn _run<'py>(
         )));
     };
     let runtime = parse_runtime(runtime)?;
+    let cni = parse_cni(cni)?;
     let targets = targets.unwrap_or_default();
     if matches!(op, Operation::HealAll) {
         if stack.is_none() {
@@ -347,6 +365,8 @@ pub fn _run<'py>(
             export_access,
             drain_on_terminate: drain,
             kube_timeout_secs: kube_timeout.max(1),
+            cni,
+            cni_manifest,
             ..Default::default()
         },
         rebuild: mgmt_driver::openstack::RebuildOptions {

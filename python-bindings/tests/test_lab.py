@@ -103,9 +103,9 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
         {"name": "s1", "volumes": [{"id": VOL, "size": "64M"}]}, {"name": "w1"}]})
 
 
-@pytest.fixture
-def cluster_lab(tmp_path: Path) -> Iterator[Lab]:
-    """s1, w1 and master m1 with a kubeadm-initialised cluster (the kube-emu shim)."""
+def kube_shims(tmp_path: Path) -> Path:
+    """A directory with the kube-emu binary as ``kubeadm`` and ``k3s`` (the lab puts it
+    first in every host's PATH)."""
     shims = tmp_path / "shims"
     shims.mkdir()
     emu = Path(vnf_lab()).parent / "kube-emu"
@@ -115,6 +115,13 @@ def cluster_lab(tmp_path: Path) -> Iterator[Lab]:
     (shims / "kube-emu").symlink_to(emu)
     for name in ("kubeadm", "k3s"):
         (shims / name).symlink_to("kube-emu")
+    return shims
+
+
+@pytest.fixture
+def cluster_lab(tmp_path: Path) -> Iterator[Lab]:
+    """s1, w1 and master m1 with a kubeadm-initialised cluster (the kube-emu shim)."""
+    shims = kube_shims(tmp_path)
     for lab in lab_up(tmp_path, {"password": PASSWORD, "shim_dirs": [str(shims)], "hosts": [
             {"name": "s1", "volumes": [{"id": VOL, "size": "64M"}]}, {"name": "w1"},
             {"name": "m1"}]}):
@@ -182,7 +189,7 @@ def test_tacker_v1_instantiate_end_with_inventory_override(lab: Lab, tmp_path: P
     events: List[Dict[str, Any]] = []
     d = KubernetesMgmtDriver(known_hosts=lab.info["known_hosts"],
                              state_dir=str(tmp_path / "state"), events=events.append,
-                             skip_pv_registration=True)
+                             skip_pv_registration=True, install_cluster=False)
     assert d.instantiate_end(None, vnf_instance, request, None, None,
                              vnf={"vnf_package_path": str(SAMPLE_PKG)}) is None
     out = lab.exports()
@@ -256,7 +263,7 @@ def test_tacker_v2_script_instantiate_end_with_pinned_keys(lab: Lab, tmp_path: P
               "grant_request": {}, "grant_response": {}, "tmp_csar_dir": str(SAMPLE_PKG),
               "user_script_err_handling_data": {}}
     env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "xdg"),
-               VNF_MGMT_SKIP_PV_REGISTRATION="1")
+               VNF_MGMT_SKIP_PV_REGISTRATION="1", VNF_MGMT_INSTALL_CLUSTER="0")
     p = subprocess.run([sys.executable, "-m", "vnf_mgmt.tacker_v2"],
                        input=pickle.dumps(script), capture_output=True, timeout=120,
                        cwd="/", env=env)

@@ -222,6 +222,13 @@ def test_plan_every_cluster_operation(sample_pkg: Path, simple_request: Path,
     k3s = vnf_mgmt.plan("instantiate", sample_pkg, simple_request, inv, "vnf-1",
                         install_cluster=True, runtime="k3s")
     assert "k3s" in k3s.text and k3s.to_dict() != cluster.to_dict()
+    flannel = vnf_mgmt.plan("instantiate", sample_pkg, simple_request, inv, "vnf-1",
+                            install_cluster=True, cni="flannel",
+                            cni_manifest="https://mirror.example/flannel.yaml")
+    assert "mirror.example" in json.dumps(flannel.to_dict()), flannel.text
+    with pytest.raises(ValueError, match="unknown cni"):
+        vnf_mgmt.plan("instantiate", sample_pkg, simple_request, inv, "vnf-1",
+                      install_cluster=True, cni="weave")
     # Scale-in by topology name and by server id plan the same drain of w2.
     by_name = vnf_mgmt.plan("scale_start", sample_pkg, simple_request, inv, "vnf-1",
                             targets=["w2"])

@@ -86,7 +86,7 @@ def test_modify_information_signature() -> None:
 
 
 @pytest.mark.parametrize("name", [
-    "instantiate_start", "terminate_start",
+    "instantiate_start",
     "change_external_connectivity_start", "change_external_connectivity_end",
 ])
 def test_no_op_hooks_return_none(name: str) -> None:
@@ -177,59 +177,12 @@ def test_instantiate_end_unknown_package_path(simple_request_dict: Dict[str, Any
     assert ei.value.code == "driver.input.unreadable"
 
 
-def test_scale_start_acts_on_scale_in_only(simple_request_dict: Dict[str, Any]) -> None:
-    d = KubernetesMgmtDriver()
-    inst = instance(stored=simple_request_dict["additionalParams"])
-    out_req = SimpleNamespace(type="SCALE_OUT", aspect_id="worker_instance",
-                              number_of_steps=1, additional_params={})
-    assert d.scale_start(None, inst, out_req, None, None) is None
-    in_req = SimpleNamespace(type="SCALE_IN", aspect_id="worker_instance", number_of_steps=1,
-                             additional_params={})
-    with pytest.raises(vnf_mgmt.NotImplementedOperation) as ei:
-        d.scale_start(None, inst, in_req, None, None, scale_name_list=["abc123"],
-                      scale_out_id_list=[], vnf={})
-    assert "abc123" in str(ei.value) and "worker_instance" in str(ei.value)
-
-
-def test_scale_end_acts_on_scale_out_only() -> None:
-    d = KubernetesMgmtDriver()
-    in_req = {"type": "SCALE_IN", "aspect_id": "worker_instance"}
-    assert d.scale_end(None, instance(), in_req, None, None) is None
-    out_req = {"type": "SCALE_OUT", "aspect_id": "worker_instance", "number_of_steps": 2}
-    with pytest.raises(vnf_mgmt.NotImplementedOperation) as ei:
-        d.scale_end(None, instance(), out_req, None, None, scale_out_id_list=["stack-x"])
-    assert "stack-x" in str(ei.value) and "2 step" in str(ei.value)
-
-
-def test_heal_maps_vnfc_ids_to_vdus() -> None:
-    vnfcs = [SimpleNamespace(id="c1", vdu_id="workerNode"),
-             SimpleNamespace(id="c2", vdu_id="storage_server")]
-    d = KubernetesMgmtDriver()
-    with pytest.raises(vnf_mgmt.NotImplementedOperation) as ei:
-        d.heal_start(None, instance(vnfcs=vnfcs),
-                     SimpleNamespace(vnfc_instance_id=["c2"]), None, None)
-    assert "storage_server" in str(ei.value)
-
-
 def test_heal_unknown_vnfc_is_validation_error() -> None:
     with pytest.raises(vnf_mgmt.ValidationError) as ei:
         KubernetesMgmtDriver().heal_end(None, instance(), {"vnfc_instance_id": ["zz"]}, None,
                                         None)
     assert ei.value.error_codes == ["request.heal.unknown_vnfc"]
     assert ei.value.findings[0].location.pointer == "/vnfcInstanceId/0"
-
-
-def test_heal_entire_cluster_not_implemented() -> None:
-    with pytest.raises(vnf_mgmt.NotImplementedOperation) as ei:
-        KubernetesMgmtDriver().heal_end(None, instance(), {}, None, None)
-    assert "entire cluster" in str(ei.value)
-
-
-def test_terminate_end_names_the_vim(simple_request_dict: Dict[str, Any]) -> None:
-    inst = instance(stored=simple_request_dict["additionalParams"])
-    with pytest.raises(vnf_mgmt.NotImplementedOperation) as ei:
-        KubernetesMgmtDriver().terminate_end(None, inst, SimpleNamespace(), None, None)
-    assert "kubernetes_vim" in str(ei.value)
 
 
 def test_to_plain_keeps_additional_params_keys() -> None:
@@ -368,7 +321,7 @@ def test_v2_package_shim_runs(sample_pkg: Path, simple_request_dict: Dict[str, A
     # Tacker runs `python <Definitions/../Scripts/vnf_mgmt_driver.py>`.
     shim = REPO / "samples/packages/k8s_cluster_with_pv/Scripts/vnf_mgmt_driver.py"
     p = subprocess.run([sys.executable, str(shim)], cwd="/", capture_output=True, timeout=120,
-                       input=pickle.dumps(conductor_dict("terminate_start", {}, sample_pkg)))
+                       input=pickle.dumps(conductor_dict("instantiate_start", {}, sample_pkg)))
     assert p.returncode == 0, p.stderr.decode()
     assert pickle.loads(p.stdout)["vnf_instance"]["id"] == "vnf-1"
 
@@ -412,15 +365,27 @@ def test_heal_of_the_storage_vnfc_runs_the_engine(
         assert "missing.yaml" in str(ei.value)
 
 
-def test_heal_of_storage_and_worker_is_not_implemented(
-        sample_pkg: Path, simple_request_dict: Dict[str, Any]) -> None:
+def test_heal_of_storage_and_worker_together_is_refused_by_the_engine(
+        tmp_path: Path, sample_pkg: Path, simple_request_dict: Dict[str, Any]) -> None:
     stored = dict(simple_request_dict["additionalParams"])
-    d = KubernetesMgmtDriver(inventory="/nonexistent.yaml")
-    with pytest.raises(vnf_mgmt.NotImplementedOperation) as ei:
-        d.heal_start(None, _heal_instance(stored),
-                     SimpleNamespace(vnfc_instance_id=["c1", "c2"]), None, None,
+    inv = tmp_path / "inventory.yaml"
+    inv.write_text("format_version: 1\nhosts:\n"
+                   "  - {name: m1, role: master, ssh: 10.0.0.1}\n"
+                   "  - {name: w1, role: worker, ssh: 10.0.0.2, resource_id: srv-c1}\n"
+                   "  - name: s1\n    role: storage\n    ssh: 10.0.0.3\n"
+                   "    ports: {storage_server_CP: 10.0.0.3}\n"
+                   "    volumes: {storage_server_volume: {cinder_id: 0b7e8e4c-3f0f-4c43-9d8e-"
+                   "2c0f6f1f0a11}}\n")
+    (tmp_path / "requests").mkdir()
+    (tmp_path / "requests" / "vnf-1.json").write_text(json.dumps(simple_request_dict))
+    d = KubernetesMgmtDriver(inventory=str(inv), state_dir=str(tmp_path))
+    inst = _heal_instance(stored)
+    inst.instantiated_vnf_info.vnfc_resource_info[0].compute_resource = SimpleNamespace(
+        resource_id="srv-c1")
+    with pytest.raises(vnf_mgmt.PlanError) as ei:
+        d.heal_start(None, inst, SimpleNamespace(vnfc_instance_id=["c1", "c2"]), None, None,
                      vnf={"vnf_package_path": str(sample_pkg)})
-    assert "workerNode" in str(ei.value)
+    assert ei.value.code == "driver.plan.mixed_targets"
 
 
 def test_heal_storage_server_rejects_unknown_phase(sample_pkg: Path,

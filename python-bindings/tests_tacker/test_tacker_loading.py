@@ -350,40 +350,97 @@ def test_vnfd_interfaces_resolve_to_the_driver(tacker: Tacker) -> None:
         tacker.lcm._load_vnf_interface(tacker.context, "instantiate_end", inst, vnfd)
 
 
-def test_no_op_hooks_with_tacker_objects(tacker: Tacker) -> None:
+def test_no_op_hooks_with_tacker_objects(tacker: Tacker,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
     req = instantiate_request(sample_body())
     inst = vnf_instance(req)
     assert tacker.invoke("instantiate_start", inst, instantiate_vnf_request=req,
                          grant=None, grant_request=None) is None
+    # Without the cluster install there is no exported access to revoke.
+    monkeypatch.setenv("VNF_MGMT_INSTALL_CLUSTER", "0")
+    tacker.lcm = make_lcm_driver()
     assert tacker.invoke("terminate_start", inst,
                          terminate_vnf_request=objects.TerminateVnfRequest(
                              termination_type=fields.VnfInstanceTerminationType.GRACEFUL),
                          grant=None, grant_request=None, vnf=vnf_dict()) is None
 
 
-def test_scale_hooks_with_tacker_objects(tacker: Tacker) -> None:
+@pytest.fixture
+def engine(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The engine call replaced by a recorder (see tests/test_tacker_cluster.py)."""
+    from test_tacker_cluster import Recorder
+
+    from vnf_mgmt import _ops
+
+    r = Recorder()
+    monkeypatch.setattr(_ops, "run", r)
+    for var in ("VNF_MGMT_INSTALL_CLUSTER", "VNF_MGMT_RUNTIME", "VNF_MGMT_INVENTORY"):
+        monkeypatch.delenv(var, raising=False)
+    return r
+
+
+def test_scale_hooks_with_tacker_objects(tacker: Tacker, engine: Any) -> None:
     inst = vnf_instance(instantiate_request(sample_body()))
-    # scale_start runs for SCALE_IN only, with the members Heat chose for removal.
+    # Tacker v1 records each VNFC's nested (ASG member) stack in metadata.stack_id.
+    member = "a0c2d4e6-0000-4000-8000-000000000002"
+    worker = next(v for v in inst.instantiated_vnf_info.vnfc_resource_info
+                  if v.vdu_id == "workerNode")
+    worker.metadata = {"stack_id": member}
+    # scale_start runs for SCALE_IN with the members Heat chose for removal: their servers.
     scale_in = fakes.scale_request("SCALE_IN", "worker_instance", 1, False)
-    with pytest.raises(vnf_mgmt.NotImplementedOperation) as ei:
-        tacker.invoke("scale_start", inst, scale_vnf_request=scale_in, grant=None,
-                      grant_request=None, scale_name_list=["worker_instance-2"],
-                      scale_out_id_list=["a0c2d4e6-0000-4000-8000-000000000002"],
-                      vnf=vnf_dict())
-    assert ei.value.code == "driver.operation.not_implemented"
-    assert "worker_instance-2" in str(ei.value) and "'worker_instance'" in str(ei.value)
-    # scale_end runs for SCALE_OUT only, with the new members' nested stack ids.
+    assert tacker.invoke("scale_start", inst, scale_vnf_request=scale_in, grant=None,
+                         grant_request=None, scale_name_list=["worker_instance-2"],
+                         scale_out_id_list=[member], vnf=vnf_dict()) is None
+    assert engine.last["operation"] == "scale_start"
+    assert engine.last["targets"] == [worker.compute_resource.resource_id]
+    assert engine.last["stack"] == inst.instantiated_vnf_info.instance_id
+    # scale_end after a SCALE_OUT joins the new members on the re-discovered stack.
     scale_out = fakes.scale_request("SCALE_OUT", "worker_instance", 2, False)
-    with pytest.raises(vnf_mgmt.NotImplementedOperation) as ei:
-        tacker.invoke("scale_end", inst, scale_vnf_request=scale_out, grant=None,
-                      grant_request=None,
-                      scale_out_id_list=["a0c2d4e6-0000-4000-8000-000000000003"],
-                      vnf=vnf_dict())
-    assert "a0c2d4e6-0000-4000-8000-000000000003" in str(ei.value)
-    assert "2 step(s)" in str(ei.value)
-    # The other direction is a no-op (as Tacker's sample driver).
-    assert tacker.invoke("scale_end", inst, scale_vnf_request=scale_in, grant=None,
-                         grant_request=None, scale_out_id_list=[], vnf=vnf_dict()) is None
+    assert tacker.invoke("scale_end", inst, scale_vnf_request=scale_out, grant=None,
+                         grant_request=None,
+                         scale_out_id_list=["a0c2d4e6-0000-4000-8000-000000000003"],
+                         vnf=vnf_dict()) is None
+    assert engine.last["operation"] == "scale_end" and engine.last["targets"] is None
+    # Nothing to do before a scale-out.
+    n = len(engine.calls)
+    assert tacker.invoke("scale_start", inst, scale_vnf_request=scale_out, grant=None,
+                         grant_request=None, scale_name_list=[], scale_out_id_list=[],
+                         vnf=vnf_dict()) is None
+    assert len(engine.calls) == n
+
+
+def test_cluster_vim_is_a_tacker_vim_connection_info(
+        tacker: Tacker, engine: Any, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VNF_MGMT_STATE_DIR", str(tmp_path / "state"))
+    tacker.lcm = make_lcm_driver()
+    req = instantiate_request(sample_body())
+    inst = vnf_instance(req)
+    openstack = [v.id for v in inst.vim_connection_info]
+    inst.obj_reset_changes()
+    with mock.patch.object(objects.VnfInstance, "save", autospec=True) as save:
+        assert tacker.invoke("instantiate_end", inst, instantiate_vnf_request=req,
+                             grant=None, grant_request=None, vnf=vnf_dict()) is None
+        assert engine.last["install_cluster"] is True
+        assert save.call_count == 1
+        assert "vim_connection_info" in inst.obj_what_changed()
+        vims = inst.vim_connection_info
+        assert [v.id for v in vims[:-1]] == openstack, "Tacker's hooks use element [0]"
+        k8s = vims[-1]
+        assert isinstance(k8s, objects.VimConnectionInfo)
+        assert k8s.vim_type == "kubernetes" and k8s.vim_id == k8s.id
+        assert k8s.access_info["auth_url"] == k8s.interface_info["endpoint"]
+        assert set(k8s.access_info) == {"auth_url", "bearer_token", "ssl_ca_cert"}
+        assert k8s.extra["managed_by"] == "vnf-mgmt"
+        # What Tacker persists (VnfInstance.save serialises each entry with to_dict).
+        assert k8s.to_dict()["vim_type"] == "kubernetes"
+        # terminate_end (Tacker passes no vnf kwarg) removes it again.
+        assert tacker.invoke("terminate_end", inst,
+                             terminate_vnf_request=objects.TerminateVnfRequest(
+                                 termination_type=fields.VnfInstanceTerminationType.GRACEFUL),
+                             grant=None, grant_request=None) is None
+        assert [v.id for v in inst.vim_connection_info] == openstack
+        assert save.call_count == 2
 
 
 def test_heal_of_an_unknown_vnfc_is_a_validation_error(tacker: Tacker) -> None:
@@ -437,6 +494,8 @@ def test_lab_instantiate_end_and_storage_heal_with_tacker_objects(
     # the lab's host keys and a journal directory.
     monkeypatch.setenv("VNF_MGMT_KNOWN_HOSTS", lab.info["known_hosts"])
     monkeypatch.setenv("VNF_MGMT_STATE_DIR", str(tmp_path / "state"))
+    # The lab's cluster is pre-initialised: this test is about the storage server.
+    monkeypatch.setenv("VNF_MGMT_INSTALL_CLUSTER", "0")
     tacker.lcm = make_lcm_driver()  # the driver singleton, built at conductor start
     inventory = tmp_path / "inventory.json"
     inventory.write_text(json.dumps(lab.inventory()))
@@ -536,6 +595,7 @@ def test_lab_v2_instantiate_end_through_tackers_conductor(
     monkeypatch.setenv("VNF_MGMT_KNOWN_HOSTS", lab.info["known_hosts"])
     monkeypatch.setenv("VNF_MGMT_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("VNF_MGMT_SKIP_PV_REGISTRATION", "1")
+    monkeypatch.setenv("VNF_MGMT_INSTALL_CLUSTER", "0")
     inventory = tmp_path / "inventory.json"
     inventory.write_text(json.dumps(lab.inventory()))
     body = lab.request()

@@ -117,14 +117,17 @@ def generate_hot(package: PathLike, request: PathLike, flavour: Optional[str] = 
 def plan(operation: str, package: PathLike, request: PathLike, inventory: PathLike,
          vnf_instance_id: str, *, verify_digests: bool = False,
          targets: Union[str, Sequence[str], None] = None, install_cluster: bool = False,
-         runtime: str = "kubeadm", drain: bool = False, register_pvs: bool = True) -> Plan:
+         runtime: str = "kubeadm", cni: Optional[str] = None,
+         cni_manifest: Optional[str] = None, drain: bool = False,
+         register_pvs: bool = True) -> Plan:
     """Plans an LCM operation against a static inventory; nothing is contacted.
 
     ``operation``: ``instantiate``, ``heal_start``, ``heal_end``, ``scale_start``,
     ``scale_end`` or ``terminate_start``. ``targets`` (list or comma-separated string):
     the nodes a heal rebuilds or a scale-in removes (node names, server ids, Kubernetes
     node names, ``storage_server``, ``entire``). ``install_cluster``/``runtime``: the
-    cluster install (``kubeadm`` or ``k3s``). ``drain``: terminate_start drains the
+    cluster install (``kubeadm`` or ``k3s``); ``cni`` (``calico``, ``flannel``, ``cilium``)
+    and ``cni_manifest`` (``https://…``/``file://…``) its pod network. ``drain``: terminate_start drains the
     workers. Raises ``ValueError`` for an unknown operation or runtime,
     :class:`ValidationError`, :class:`DiscoveryError` (inventory) or :class:`PlanError`.
     """
@@ -132,8 +135,8 @@ def plan(operation: str, package: PathLike, request: PathLike, inventory: PathLi
 
     d = _vnf_mgmt.plan(operation, _path(package), _path(request), _path(inventory),
                        vnf_instance_id, verify_digests, targets=_targets(targets),
-                       install_cluster=install_cluster, runtime=runtime, drain=drain,
-                       register_pvs=register_pvs)
+                       install_cluster=install_cluster, runtime=runtime, cni=cni,
+                       cni_manifest=cni_manifest, drain=drain, register_pvs=register_pvs)
     return Plan(d["plan"], d["text"])
 
 

@@ -2,8 +2,11 @@
 
 Inputs are normalised to plain SOL003-shaped data (camelCase keys, JSON values) first,
 so the same code serves Tacker's v1 objects, v2 dicts and duck-typed test objects.
-Hooks whose engine operation does not exist yet extract and check their parameters,
-then raise :class:`~vnf_mgmt.exceptions.NotImplementedOperation`; none pretends success.
+Every hook of Tacker's sample driver runs through the engine: instantiate_end (cluster
+install, storage server, PVs, exported access), scale_start/scale_end, heal_start/heal_end
+(storage server, cluster nodes, entire), terminate_start (revoke, optional drain) and
+terminate_end (the Kubernetes VIM entry removed). A hook returns a :class:`HookResult`;
+the Tacker layers apply its VIM change to their own instance shapes.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import logging
 import os
 import re
 import tempfile
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
@@ -100,6 +104,8 @@ def get(obj: Any, *path: str, default: Any = None) -> Any:
 #: additionalParams extension key: a static inventory (path) used instead of Heat
 #: discovery, for deployments without OpenStack.
 INVENTORY_KEY = "vnf_mgmt_inventory"
+#: additionalParams extension key: the cluster runtime (``kubeadm`` or ``k3s``).
+RUNTIME_KEY = "vnf_mgmt_runtime"
 
 
 @dataclass
@@ -115,22 +121,60 @@ class EngineOptions:
     state_dir: Optional[str] = None
     events: Optional[Callable[[Dict[str, Any]], Any]] = None
     skip_pv_registration: bool = False
+    install_cluster: bool = True
+    """instantiate_end installs the Kubernetes cluster (off: it must already run;
+    terminate_start then does nothing)."""
+    runtime: str = "kubeadm"
+    """``kubeadm`` or ``k3s`` (``additionalParams.vnf_mgmt_runtime`` overrides it)."""
+    drain_on_terminate: bool = False
+    """terminate_start drains the workers before revoking the access."""
+    kube_timeout: int = 150
+    """Seconds of each Kubernetes step (a drain waits that long for the budgets)."""
+    cni: Optional[str] = None
+    """Pod network of a kubeadm install: ``calico`` (default), ``flannel``, ``cilium``."""
+    cni_manifest: Optional[str] = None
+    """Where its manifest comes from (``https://…``/``file://…``; default: upstream)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "EngineOptions":
         """Settings of the v2 script (Tacker starts it without arguments):
         ``VNF_MGMT_INVENTORY``, ``VNF_MGMT_OS_CLOUD``, ``VNF_MGMT_KNOWN_HOSTS``,
         ``VNF_MGMT_TRUST_ON_FIRST_USE=1``, ``VNF_MGMT_STATE_DIR``,
-        ``VNF_MGMT_SKIP_PV_REGISTRATION=1``."""
-        def flag(name: str) -> bool:
-            return env.get(name, "").strip().lower() in ("1", "true", "yes")
+        ``VNF_MGMT_SKIP_PV_REGISTRATION=1``, ``VNF_MGMT_INSTALL_CLUSTER=0``,
+        ``VNF_MGMT_RUNTIME=k3s``, ``VNF_MGMT_DRAIN_ON_TERMINATE=1``,
+        ``VNF_MGMT_KUBE_TIMEOUT=<seconds>``, ``VNF_MGMT_CNI``, ``VNF_MGMT_CNI_MANIFEST``.
+        Invalid values raise ``ValueError`` naming
+        the variable."""
+        def flag(name: str, default: bool = False) -> bool:
+            v = env.get(name, "").strip().lower()
+            if not v:
+                return default
+            if v in ("1", "true", "yes"):
+                return True
+            if v in ("0", "false", "no"):
+                return False
+            raise ValueError(f"{name}={env[name]!r}: expected 1/true/yes or 0/false/no")
 
+        runtime = env.get("VNF_MGMT_RUNTIME", "").strip() or "kubeadm"
+        if runtime not in ("kubeadm", "k3s"):
+            raise ValueError(f"VNF_MGMT_RUNTIME={runtime!r}: expected kubeadm or k3s")
+        cni = env.get("VNF_MGMT_CNI", "").strip() or None
+        if cni not in (None, "calico", "flannel", "cilium"):
+            raise ValueError(f"VNF_MGMT_CNI={cni!r}: expected calico, flannel or cilium")
+        timeout = env.get("VNF_MGMT_KUBE_TIMEOUT", "").strip() or "150"
+        if not timeout.isdigit() or int(timeout) < 1:
+            raise ValueError(f"VNF_MGMT_KUBE_TIMEOUT={timeout!r}: expected seconds (>= 1)")
         return cls(inventory=env.get("VNF_MGMT_INVENTORY") or None,
                    os_cloud=env.get("VNF_MGMT_OS_CLOUD") or None,
                    known_hosts=env.get("VNF_MGMT_KNOWN_HOSTS") or None,
                    trust_on_first_use=flag("VNF_MGMT_TRUST_ON_FIRST_USE"),
                    state_dir=env.get("VNF_MGMT_STATE_DIR") or None,
-                   skip_pv_registration=flag("VNF_MGMT_SKIP_PV_REGISTRATION"))
+                   skip_pv_registration=flag("VNF_MGMT_SKIP_PV_REGISTRATION"),
+                   install_cluster=flag("VNF_MGMT_INSTALL_CLUSTER", True),
+                   runtime=runtime,
+                   drain_on_terminate=flag("VNF_MGMT_DRAIN_ON_TERMINATE"),
+                   kube_timeout=int(timeout), cni=cni,
+                   cni_manifest=env.get("VNF_MGMT_CNI_MANIFEST", "").strip() or None)
 
 
 @dataclass
@@ -146,6 +190,8 @@ class HookInput:
     package: Optional[str] = None
     """Path of the extracted VNF package, when known."""
     grant: Optional[Dict[str, Any]] = None
+    grant_request: Optional[Dict[str, Any]] = None
+    """The grant request (v2: ``removeResources`` names the servers a scale-in removes)."""
     extra: Dict[str, Any] = field(default_factory=dict)
     """Hook keyword arguments (``scale_name_list``, ``scale_out_id_list``, …)."""
     engine: "EngineOptions" = field(default_factory=lambda: EngineOptions())
@@ -169,6 +215,36 @@ class HookInput:
     def install_params(self) -> Dict[str, Any]:
         p = self.additional_params.get("k8s_cluster_installation_param")
         return p if isinstance(p, dict) else {}
+
+    @property
+    def runtime(self) -> str:
+        """``additionalParams.vnf_mgmt_runtime``, else the engine setting."""
+        v = self.additional_params.get(RUNTIME_KEY)
+        if v is None:
+            return self.engine.runtime
+        if v not in ("kubeadm", "k3s"):
+            raise _invalid("request.additional_params.runtime",
+                           f"additionalParams.{RUNTIME_KEY} must be 'kubeadm' or 'k3s', "
+                           f"not {v!r}", f"/additionalParams/{RUNTIME_KEY}")
+        return str(v)
+
+    @property
+    def vim_name(self) -> str:
+        """``k8s_cluster_installation_param.vim_name``, else ``kubernetes_vim_<id>``."""
+        params = self.install_params
+        if not params and "flavourId" not in self.request:
+            # Later hooks (terminate_end, v2) carry no additionalParams: the saved request.
+            saved = _engine_request(self).get("additionalParams")
+            params = get(saved, "k8s_cluster_installation_param", default={})
+        name = params.get("vim_name") if isinstance(params, dict) else None
+        return str(name or f"kubernetes_vim_{self.instance_id}")
+
+    @property
+    def vim_id(self) -> str:
+        """Id of the Kubernetes VIM entry instantiate_end adds: a UUID derived from the
+        instance id and VIM name, so a retried hook replaces its own entry."""
+        return str(uuid.uuid5(uuid.NAMESPACE_URL,
+                              f"vnf-mgmt:kubernetes-vim:{self.instance_id}:{self.vim_name}"))
 
     @property
     def vim_connection_info(self) -> List[Dict[str, Any]]:
@@ -250,23 +326,114 @@ def scale_type(inp: HookInput) -> str:
     return str(inp.request.get("type") or "").upper()
 
 
-def heal_vdus(inp: HookInput) -> Dict[str, str]:
-    """Maps each requested ``vnfcInstanceId`` to its VDU id (``vduId``)."""
+@dataclass
+class HookResult:
+    """What a hook did, for the Tacker layers."""
+
+    summary: Optional[Dict[str, Any]] = None
+    """Plain data without secrets (operation, steps run/skipped, targets), or None for a
+    no-op."""
+    access: Optional[Any] = None
+    """The :class:`~vnf_mgmt.ClusterAccess` exported by this run: the caller registers
+    it as the instance's Kubernetes VIM (id :attr:`HookInput.vim_id`)."""
+    remove_vim: bool = False
+    """The caller removes the Kubernetes VIM entry instantiate_end added."""
+
+
+def _vnfcs(inp: HookInput) -> List[Dict[str, Any]]:
+    v = get(inp.vnf_instance, "instantiatedVnfInfo", "vnfcResourceInfo", default=[])
+    return [x for x in v if isinstance(x, dict)] if isinstance(v, list) else []
+
+
+def heal_vnfcs(inp: HookInput) -> Dict[str, Dict[str, Any]]:
+    """Maps each requested ``vnfcInstanceId`` to its ``vnfcResourceInfo`` entry: by id,
+    or (Tacker v2, SOL003 v3) through ``vnfcInfo[].vnfcResourceInfoId``."""
     ids = inp.request.get("vnfcInstanceId") or []
     if not isinstance(ids, list):
         raise _invalid("request.heal.vnfc_instance_id", "vnfcInstanceId must be a list",
                        "/vnfcInstanceId")
-    vnfcs = get(inp.vnf_instance, "instantiatedVnfInfo", "vnfcResourceInfo", default=[])
-    by_id = {str(v.get("id")): v for v in vnfcs if isinstance(v, dict)}
-    out: Dict[str, str] = {}
+    by_id = {str(v.get("id")): v for v in _vnfcs(inp)}
+    infos = get(inp.vnf_instance, "instantiatedVnfInfo", "vnfcInfo", default=[])
+    via_info = {str(i.get("id")): str(i.get("vnfcResourceInfoId"))
+                for i in (infos if isinstance(infos, list) else [])
+                if isinstance(i, dict) and i.get("vnfcResourceInfoId") is not None}
+    out: Dict[str, Dict[str, Any]] = {}
     for i, vid in enumerate(ids):
-        vnfc = by_id.get(str(vid))
+        vnfc = by_id.get(str(vid)) or by_id.get(via_info.get(str(vid), ""))
         if vnfc is None:
             raise _invalid("request.heal.unknown_vnfc",
                            f"heal request names VNFC instance {vid!r}, which is not in "
                            f"instantiatedVnfInfo.vnfcResourceInfo", f"/vnfcInstanceId/{i}")
-        out[str(vid)] = str(vnfc.get("vduId"))
+        out[str(vid)] = vnfc
     return out
+
+
+def heal_vdus(inp: HookInput) -> Dict[str, str]:
+    """Maps each requested ``vnfcInstanceId`` to its VDU id (``vduId``)."""
+    return {k: str(v.get("vduId")) for k, v in heal_vnfcs(inp).items()}
+
+
+def _server_id(vnfc: Dict[str, Any]) -> Optional[str]:
+    rid = get(vnfc, "computeResource", "resourceId")
+    return None if rid in (None, "") else str(rid)
+
+
+def heal_targets(inp: HookInput) -> List[str]:
+    """The engine targets of a heal: ``["entire"]`` without ``vnfcInstanceId``; else per
+    VNFC ``storage_server`` (Tacker's classification, see :func:`storage_vnfcs`) or the
+    server id (``computeResource.resourceId``) of a master/worker."""
+    vnfcs = heal_vnfcs(inp)
+    if not vnfcs:
+        return ["entire"]
+    storage = storage_vnfcs(inp)
+    out: List[str] = []
+    for i, (vid, vnfc) in enumerate(vnfcs.items()):
+        if str(vnfc.get("id")) in storage:
+            t = "storage_server"
+        else:
+            sid = _server_id(vnfc)
+            if sid is None:
+                raise _invalid("request.heal.no_resource_id",
+                               f"VNFC instance {vid!r} has no computeResource.resourceId "
+                               f"(the server to heal)", f"/vnfcInstanceId/{i}")
+            t = sid
+        if t not in out:
+            out.append(t)
+    return out
+
+
+def scale_in_targets(inp: HookInput) -> List[str]:
+    """The workers a scale-in removes, as engine targets.
+
+    Tacker v2: the COMPUTE entries of the grant request's ``removeResources`` (server
+    ids). Tacker v1: ``kwargs['scale_out_id_list']`` holds the removed members' nested
+    stack ids — the VNFCs whose ``metadata.stack_id`` is one of them give their server
+    ids; members without such a VNFC are named by ``kwargs['scale_name_list']`` (ASG
+    member resource names, also matched as topology or Kubernetes node names).
+    """
+    removes = (inp.grant_request or {}).get("removeResources")
+    if isinstance(removes, list) and removes:
+        ids = [str(get(r, "resource", "resourceId")) for r in removes
+               if isinstance(r, dict) and r.get("type") == "COMPUTE"
+               and get(r, "resource", "resourceId")]
+        if ids:
+            return list(dict.fromkeys(ids))
+    stacks = [str(x) for x in inp.extra.get("scale_out_id_list") or []]
+    names = [str(x) for x in inp.extra.get("scale_name_list") or []]
+    out: List[str] = []
+    matched = 0
+    for st in stacks:
+        found = [sid for v in _vnfcs(inp)
+                 if str(get(v, "metadata", "stack_id") or "") == st
+                 for sid in [_server_id(v)] if sid]
+        if found:
+            matched += 1
+        out.extend(found)
+    if matched < max(len(stacks), len(names)):
+        # Some member is not known by its stack id: name them all (the engine resolves
+        # names, server ids and Kubernetes node names; duplicates are harmless).
+        out.extend(names)
+    return list(dict.fromkeys(out))
 
 
 def rollback_note(op: str) -> str:
@@ -281,21 +448,22 @@ def rollback_note(op: str) -> str:
 
 
 NO_OP = frozenset({
-    "instantiate_start", "terminate_start",
+    "instantiate_start",
     "change_external_connectivity_start", "change_external_connectivity_end",
     "modify_information_start", "modify_information_end",
 })
 
 
-def run_hook(inp: HookInput) -> Optional[Dict[str, Any]]:
-    """Runs one hook. Returns a summary dict for the no-ops and rollbacks; raises otherwise."""
+def run_hook(inp: HookInput) -> HookResult:
+    """Runs one hook; raises :class:`~vnf_mgmt.Error` subclasses (with ``.code``) on
+    failure."""
     op = inp.operation
     inp.request = list_shapes(inp.request)
     log.info("%s for VNF instance %s", op, inp.instance_id)
     if op in NO_OP:
-        return None
+        return HookResult()
     if "_rollback_" in op:
-        return {"rollback": op, "note": rollback_note(op)}
+        return HookResult({"rollback": op, "note": rollback_note(op)})
     if op == "instantiate_end":
         if not inp.install_params:
             raise _invalid("request.additional_params.missing",
@@ -304,43 +472,62 @@ def run_hook(inp: HookInput) -> Optional[Dict[str, Any]]:
                            "/additionalParams/k8s_cluster_installation_param")
         validate_request(inp.package, inp.request)
         return _instantiate(inp)
+    if op == "terminate_start":
+        if not inp.engine.install_cluster:
+            return HookResult()  # vnf-mgmt exported no access to revoke.
+        return _engine(inp, "terminate_start", drain=inp.engine.drain_on_terminate)
     if op == "terminate_end":
-        vim = inp.install_params.get("vim_name") or f"kubernetes_vim_{inp.instance_id}"
-        raise NotImplementedOperation(f"terminate_end (deleting Kubernetes VIM {vim!r})")
+        # The VMs went with the stack; the Kubernetes VIM entry goes with them.
+        return HookResult({"operation": "terminate_end", "vim_name": inp.vim_name,
+                           "vim_id": inp.vim_id}, remove_vim=True)
     if op in ("scale_start", "scale_end"):
         kind = scale_type(inp)
-        acting = "SCALE_IN" if op == "scale_start" else "SCALE_OUT"
-        if kind != acting:
-            return None  # Tacker's driver acts on SCALE_IN at start, SCALE_OUT at end.
-        aspect = inp.request.get("aspectId")
-        steps = inp.request.get("numberOfSteps", 1)
         if op == "scale_start":
-            members = list(inp.extra.get("scale_name_list") or [])
-            what = f"removing workers {members} of aspect {aspect!r} ({steps} step(s))"
-        else:
-            members = list(inp.extra.get("scale_out_id_list") or [])
-            what = f"joining new workers {members} of aspect {aspect!r} ({steps} step(s))"
-        raise NotImplementedOperation(f"{op} ({what})")
+            if kind != "SCALE_IN":
+                return HookResult()  # A scale-out has nothing to do before Heat acts.
+            targets = scale_in_targets(inp)
+            if not targets:
+                raise _invalid("request.scale.no_targets",
+                               "scale-in of aspect "
+                               f"{inp.request.get('aspectId')!r}: no worker to remove "
+                               "(neither scale_name_list/scale_out_id_list nor the grant's "
+                               "removeResources name one)", "/aspectId")
+            return _engine(inp, "scale_start", targets=targets)
+        # scale_end on the topology after Heat's change: new workers join (SCALE_OUT), the
+        # survivors' /etc/hosts blocks are rewritten (both directions).
+        if kind not in ("SCALE_IN", "SCALE_OUT"):
+            return HookResult()
+        r = _engine(inp, "scale_end")
+        if r.summary is not None and kind == "SCALE_OUT":
+            r.summary["new_members"] = [str(x) for x in inp.extra.get("scale_out_id_list")
+                                        or []]
+        return r
     if op in ("heal_start", "heal_end"):
-        vdus = heal_vdus(inp)
-        storage = storage_vnfcs(inp)
-        if vdus and set(vdus) <= storage:
-            return _heal_storage(inp, "start" if op == "heal_start" else "end")
-        what = (f"VNFCs {vdus}" if vdus else "the entire cluster")
-        raise NotImplementedOperation(f"{op} (healing {what})")
+        targets = heal_targets(inp)
+        phase = "start" if op == "heal_start" else "end"
+        r = _engine(inp, f"heal_{phase}", targets=targets)
+        if targets == ["entire"]:
+            # The stack is rebuilt: the old access goes (heal_start); heal_end installs
+            # the cluster again and registers the new access.
+            r.remove_vim = phase == "start"
+        return r
     raise NotImplementedOperation(op)
 
 
 def storage_vnfcs(inp: HookInput) -> "set[str]":
     """Ids of the VNFCs Tacker classifies as the storage server: a ``vnfcCpInfo[].cpdId``
     equals ``storage_server.nic_cp_name``."""
-    cp = get(inp.install_params, "storage_server", "nic_cp_name")
+    params = inp.install_params
+    if not params:
+        # Tacker v2 keeps no additionalParams on the instance: the saved request has them.
+        saved = _engine_request(inp).get("additionalParams")
+        params = get(saved, "k8s_cluster_installation_param", default={})
+    cp = get(params, "storage_server", "nic_cp_name")
     if not cp:
         return set()
-    vnfcs = get(inp.vnf_instance, "instantiatedVnfInfo", "vnfcResourceInfo", default=[])
     out = set()
-    for v in vnfcs if isinstance(vnfcs, list) else []:
-        cps = v.get("vnfcCpInfo") if isinstance(v, dict) else None
+    for v in _vnfcs(inp):
+        cps = v.get("vnfcCpInfo")
         if isinstance(cps, list) and any(isinstance(c, dict) and c.get("cpdId") == cp
                                          for c in cps):
             out.add(str(v.get("id")))
@@ -348,8 +535,14 @@ def storage_vnfcs(inp: HookInput) -> "set[str]":
 
 
 def _source(inp: HookInput) -> Dict[str, Any]:
-    """Topology source keywords: the inventory override, else the Heat stack."""
+    """Topology source keywords: the inventory override (constructor/environment, the
+    request's or the stored ``additionalParams.vnf_mgmt_inventory``, else the one of the
+    request instantiate_end saved), else the Heat stack with the first non-Kubernetes
+    VIM's access info."""
     inv = inp.engine.inventory or inp.additional_params.get(INVENTORY_KEY)
+    if not inv and "flavourId" not in inp.request:
+        saved = _engine_request(inp).get("additionalParams")
+        inv = saved.get(INVENTORY_KEY) if isinstance(saved, dict) else None
     if inv:
         return {"inventory": str(inv)}
     if not inp.stack_id:
@@ -358,7 +551,9 @@ def _source(inp: HookInput) -> Dict[str, Any]:
             f"static inventory is configured (additionalParams.{INVENTORY_KEY})",
             code="driver.discovery.request")
     access = next((v.get("accessInfo") for v in inp.vim_connection_info
-                   if isinstance(v.get("accessInfo"), dict)), None)
+                   if isinstance(v.get("accessInfo"), dict)
+                   and "KUBERNETES" not in str(v.get("vimType", "")).upper()
+                   and "HELM" not in str(v.get("vimType", "")).upper()), None)
     return {"stack": inp.stack_id, "os_cloud": inp.engine.os_cloud, "access_info": access}
 
 
@@ -428,31 +623,67 @@ def _options(inp: HookInput) -> Dict[str, Any]:
             "state_dir": e.state_dir, "events": e.events}
 
 
-def _instantiate(inp: HookInput) -> Dict[str, Any]:
-    """instantiate_end: the storage server, NFS clients and PVs through the engine."""
-    from ._ops import instantiate  # late: the package imports this module
+def _options(inp: HookInput) -> Dict[str, Any]:
+    e = inp.engine
+    return {"known_hosts": e.known_hosts, "trust_on_first_use": e.trust_on_first_use,
+            "state_dir": e.state_dir, "events": e.events, "kube_timeout": e.kube_timeout,
+            "cni": e.cni, "cni_manifest": e.cni_manifest}
+
+
+def _summary(s: Any, targets: Optional[List[str]] = None) -> Dict[str, Any]:
+    log.info("%s: %d step(s) run, %d skipped", s.operation, s.executed, s.skipped)
+    d: Dict[str, Any] = {"operation": s.operation, "executed": s.executed,
+                         "skipped": s.skipped}
+    if targets:
+        d["targets"] = list(targets)
+    return d
+
+
+def _instantiate(inp: HookInput) -> HookResult:
+    """instantiate_end: cluster install (unless disabled), storage server, NFS clients,
+    PVs, exported access through the engine."""
+    from ._ops import run  # late: the package imports this module
 
     if not inp.instance_id:
         raise _invalid("request.vnf_instance.id", "the VNF instance has no id", "/id")
     request = _engine_request(inp)
+    runtime = inp.runtime
     _save_request(inp, request)
-    s = instantiate(str(inp.package), request, vnf_instance_id=inp.instance_id,
-                    skip_pv_registration=inp.engine.skip_pv_registration, **_source(inp),
-                    **_options(inp))
-    log.info("%s: %d step(s) run, %d skipped", s.operation, s.executed, s.skipped)
-    return {"operation": s.operation, "executed": s.executed, "skipped": s.skipped}
+    s = run("instantiate", str(inp.package), request, vnf_instance_id=inp.instance_id,
+            install_cluster=inp.engine.install_cluster, runtime=runtime,
+            register_pvs=not inp.engine.skip_pv_registration, **_source(inp),
+            **_options(inp))
+    return _result(inp, s)
 
 
-def _heal_storage(inp: HookInput, phase: str) -> Dict[str, Any]:
-    """heal_start/heal_end of the storage server VNFC through the engine."""
-    from ._ops import heal_storage_server
+def _result(inp: HookInput, s: Any, targets: Optional[List[str]] = None) -> HookResult:
+    d = _summary(s, targets)
+    if s.access is not None:
+        d["kubernetes_vim"] = {"vim_name": inp.vim_name, "vim_id": inp.vim_id,
+                               "endpoint": s.access.endpoint}
+    return HookResult(d, access=s.access)
+
+
+def _engine(inp: HookInput, operation: str, targets: Optional[List[str]] = None,
+            drain: bool = False) -> HookResult:
+    """One engine operation on the instance's topology with the request instantiate_end
+    ran with (see :func:`_engine_request`)."""
+    from ._ops import run
 
     if not inp.package:
-        raise Error("the VNF package path is unknown (kwargs['vnf']['vnf_package_path'])",
-                    code="driver.input.unreadable")
+        raise Error("the VNF package path is unknown (kwargs['vnf']['vnf_package_path'] "
+                    "or tmp_csar_dir)", code="driver.input.unreadable")
     if not inp.instance_id:
         raise _invalid("request.vnf_instance.id", "the VNF instance has no id", "/id")
-    s = heal_storage_server(str(inp.package), _engine_request(inp), phase=phase,
-                            vnf_instance_id=inp.instance_id, **_source(inp), **_options(inp))
-    log.info("%s: %d step(s) run, %d skipped", s.operation, s.executed, s.skipped)
-    return {"operation": s.operation, "executed": s.executed, "skipped": s.skipped}
+    request = _engine_request(inp)
+    probe = HookInput(operation=inp.operation, request=request, engine=inp.engine)
+    if not inp.engine.install_cluster and operation != "terminate_start" \
+            and targets != ["storage_server"]:
+        raise Error(f"{inp.operation} of {targets or 'the workers'}: the Kubernetes cluster "
+                    "is not installed by vnf-mgmt (install_cluster is off, "
+                    "VNF_MGMT_INSTALL_CLUSTER=0), so its nodes are not managed here; only "
+                    "the storage server can be healed", code="driver.input.invalid")
+    s = run(operation, str(inp.package), request, vnf_instance_id=inp.instance_id,
+            targets=targets, runtime=probe.runtime, drain=drain, **_source(inp),
+            **_options(inp))
+    return _result(inp, s, targets)

@@ -103,7 +103,8 @@ def _targets(targets: Union[str, Sequence[str], None]) -> List[str]:
 
 def run(operation: str, package: PathLike, request: Source, *, vnf_instance_id: str,
         targets: Union[str, Sequence[str], None] = None, install_cluster: bool = False,
-        runtime: str = "kubeadm", drain: bool = False, export_access: bool = True,
+        runtime: str = "kubeadm", cni: Optional[str] = None,
+        cni_manifest: Optional[str] = None, drain: bool = False, export_access: bool = True,
         inventory: Optional[Source] = None, stack: Optional[str] = None,
         os_cloud: Optional[str] = None, access_info: Optional[Mapping[str, Any]] = None,
         known_hosts: Optional[PathLike] = None, trust_on_first_use: bool = False,
@@ -118,7 +119,10 @@ def run(operation: str, package: PathLike, request: Source, *, vnf_instance_id: 
     scale-in removes — topology node names, server (VNFC resource) ids, Kubernetes node
     names, ``"storage_server"``, or ``"entire"``. ``install_cluster``: install the
     Kubernetes cluster (``runtime`` ``"kubeadm"`` or ``"k3s"``; the runtime also tells
-    every later operation where the admin kubeconfig is). ``drain``: terminate_start
+    every later operation where the admin kubeconfig is). ``cni`` (``calico`` — kubeadm's
+    default —, ``flannel``, ``cilium``) and ``cni_manifest`` (``https://…`` or
+    ``file://…``, e.g. a mirror; default: the CNI's pinned upstream manifest): the pod
+    network of a kubeadm install (k3s keeps its built-in flannel). ``drain``: terminate_start
     drains the workers first. ``kube_timeout``: seconds of each Kubernetes step (drains
     wait that long for a PodDisruptionBudget to allow an eviction).
     Other arguments as for :func:`instantiate`.
@@ -138,7 +142,8 @@ def run(operation: str, package: PathLike, request: Source, *, vnf_instance_id: 
         d = _vnf_mgmt._run(
             os.fspath(package), req, vnf_instance_id, operation=operation,
             targets=_targets(targets), install_cluster=install_cluster, runtime=runtime,
-            drain=drain, export_access=export_access, kube_timeout=kube_timeout,
+            cni=cni, cni_manifest=cni_manifest, drain=drain, export_access=export_access,
+            kube_timeout=kube_timeout,
             inventory=inv, os_cloud=os_cloud, stack=stack,
             known_hosts=None if known_hosts is None else os.fspath(known_hosts),
             trust_on_first_use=trust_on_first_use,
@@ -159,10 +164,12 @@ def instantiate(package: PathLike, request: Source, *, vnf_instance_id: str,
                 skip_pv_registration: bool = False, max_parallel: int = 8,
                 connect_timeout: int = 20, attempts: int = 3,
                 install_cluster: bool = False, runtime: str = "kubeadm",
-                export_access: bool = True, kube_timeout: int = 150) -> Summary:
+                export_access: bool = True, kube_timeout: int = 150,
+                cni: Optional[str] = None, cni_manifest: Optional[str] = None) -> Summary:
     """Sets up the storage server, the NFS clients and (unless ``skip_pv_registration``)
     the PersistentVolumes of ``pv_registration_params``; with ``install_cluster`` first
-    installs the Kubernetes cluster (``runtime`` ``"kubeadm"`` or ``"k3s"``) and, unless
+    installs the Kubernetes cluster (``runtime`` ``"kubeadm"`` or ``"k3s"``; ``cni``,
+    ``cni_manifest`` as for :func:`run`) and, unless
     ``export_access=False``, exports the orchestrator's access: ``Summary.access`` is a
     :class:`ClusterAccess` (endpoint, CA, token as a non-printing :class:`Secret`,
     ``vim_connection_info(vim_id)``, ``kubeconfig(name)``).
@@ -183,7 +190,8 @@ def instantiate(package: PathLike, request: Source, *, vnf_instance_id: str,
     ``.code``).
     """
     return run("instantiate", package, request, vnf_instance_id=vnf_instance_id,
-               install_cluster=install_cluster, runtime=runtime, export_access=export_access,
+               install_cluster=install_cluster, runtime=runtime, cni=cni,
+               cni_manifest=cni_manifest, export_access=export_access,
                inventory=inventory, stack=stack, os_cloud=os_cloud, access_info=access_info,
                known_hosts=known_hosts, trust_on_first_use=trust_on_first_use,
                state_dir=state_dir, events=events, register_pvs=not skip_pv_registration,

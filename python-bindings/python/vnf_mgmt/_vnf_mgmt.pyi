@@ -25,14 +25,16 @@ def generate_hot(package: str, request: str, flavour: Optional[str] = None,
                  level: Optional[str] = None) -> Dict[str, Any]: ...
 def plan(operation: str, package: str, request: str, inventory: str, vnf_instance_id: str,
          verify_digests: bool = False, *, targets: Optional[List[str]] = None,
-         install_cluster: bool = False, runtime: str = "kubeadm", drain: bool = False,
+         install_cluster: bool = False, runtime: str = "kubeadm", cni: Optional[str] = None,
+         cni_manifest: Optional[str] = None, drain: bool = False,
          register_pvs: bool = True) -> Dict[str, Any]: ...
 def all_codes() -> List[Tuple[str, str]]: ...
 def _class_for_code(code: str) -> str: ...
 def _emit_log(level: str, target: str, message: str) -> None: ...
 def _run(package: str, request: str, vnf_instance_id: str, *,
          operation: str = "instantiate", targets: Optional[List[str]] = None,
-         install_cluster: bool = False, runtime: str = "kubeadm", drain: bool = False,
+         install_cluster: bool = False, runtime: str = "kubeadm", cni: Optional[str] = None,
+         cni_manifest: Optional[str] = None, drain: bool = False,
          export_access: bool = True, kube_timeout: int = 150,
          inventory: Optional[str] = None, os_cloud: Optional[str] = None,
          stack: Optional[str] = None, known_hosts: Optional[str] = None,

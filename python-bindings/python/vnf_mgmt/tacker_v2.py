@@ -8,6 +8,13 @@ a pickled dict on stdin with ``operation``, ``request``, ``vnf_instance``,
 concise message on stderr (``<code>: <message>`` plus the error findings) and exit
 status 1. ``<op>_rollback_start/_end`` are handled.
 
+``instantiate_end`` adds the installed cluster to the returned
+``vnf_instance['vimConnectionInfo']`` (key: the VIM id) in Tacker v2's shape
+(``vimType='ETSINFV.KUBERNETES.V_1'``, ``interfaceInfo`` {``endpoint``, ``ssl_ca_cert``},
+``accessInfo`` {``bearer_token``}), after the OpenStack entry (Tacker selects the first);
+``terminate_end`` and an entire heal's ``heal_start`` remove it. A scale-in removes the
+servers of the grant request's ``removeResources``.
+
 The package's ``Scripts/vnf_mgmt_driver.py`` calls :func:`main`.
 """
 
@@ -23,7 +30,7 @@ from typing import Any, BinaryIO, Dict, Optional, TextIO
 from . import _lcm
 from .exceptions import Error
 
-__all__ = ["main", "handle"]
+__all__ = ["main", "handle", "vim_entry", "with_vim", "without_vim"]
 
 #: Exit status of a failed hook (the conductor raises MgmtDriverExecutionFailed).
 EXIT_FAILED = 1
@@ -44,14 +51,56 @@ def handle(script_dict: Dict[str, Any]) -> Dict[str, Any]:
         vnf_instance=_lcm.to_plain(vnf_instance) or {},
         package=script_dict.get("tmp_csar_dir"),
         grant=_lcm.to_plain(script_dict.get("grant_response")),
+        grant_request=_lcm.to_plain(script_dict.get("grant_request")),
         engine=_lcm.EngineOptions.from_env(os.environ),
     )
     result = _lcm.run_hook(inp)
     err_data = script_dict.get("user_script_err_handling_data")
     err_data = dict(err_data) if isinstance(err_data, dict) else {}
-    if result is not None:
-        err_data.setdefault("vnf_mgmt", {})[operation] = result
+    if result.summary is not None:
+        err_data.setdefault("vnf_mgmt", {})[operation] = result.summary
+    if isinstance(vnf_instance, dict):
+        if result.access is not None:
+            vnf_instance = with_vim(vnf_instance, inp.vim_id, inp.vim_name, result.access)
+        elif result.remove_vim:
+            vnf_instance = without_vim(vnf_instance, inp.vim_id)
     return {"vnf_instance": vnf_instance, "user_script_err_handling_data": err_data}
+
+
+def vim_entry(vim_name: str, vim_id: str, access: Any) -> Dict[str, Any]:
+    """Tacker v2's ``VimConnectionInfo`` of the cluster (as ``vim_utils`` builds it for a
+    registered Kubernetes VIM)."""
+    return {"vimId": vim_id, "vimType": "ETSINFV.KUBERNETES.V_1",
+            "interfaceInfo": {"endpoint": access.endpoint, "ssl_ca_cert": access.ca_cert_pem},
+            "accessInfo": {"bearer_token": access.bearer_token.reveal()},
+            "extra": {"vim_name": vim_name, "managed_by": "vnf-mgmt"}}
+
+
+def _vims(vnf_instance: Dict[str, Any]) -> Dict[str, Any]:
+    cur = vnf_instance.get("vimConnectionInfo")
+    return dict(cur) if isinstance(cur, dict) else {}
+
+
+def with_vim(vnf_instance: Dict[str, Any], vim_id: str, vim_name: str,
+             access: Any) -> Dict[str, Any]:
+    """A copy of the instance dict with the cluster's VIM entry added last (replaced on a
+    retried hook)."""
+    vims = _vims(vnf_instance)
+    vims.pop(vim_id, None)
+    vims[vim_id] = vim_entry(vim_name, vim_id, access)
+    return dict(vnf_instance, vimConnectionInfo=vims)
+
+
+def without_vim(vnf_instance: Dict[str, Any], vim_id: str) -> Dict[str, Any]:
+    """A copy of the instance dict without the cluster's VIM entry (and any other entry
+    vnf-mgmt added: ``extra.managed_by``)."""
+    vims = _vims(vnf_instance)
+    kept = {k: v for k, v in vims.items() if k != vim_id and not (
+        isinstance(v, dict) and isinstance(v.get("extra"), dict)
+        and v["extra"].get("managed_by") == "vnf-mgmt")}
+    if len(kept) == len(vims):
+        return vnf_instance
+    return dict(vnf_instance, vimConnectionInfo=kept)
 
 
 def _describe(exc: BaseException) -> str:

@@ -1,0 +1,189 @@
+"""The cluster lifecycle through the Tacker v1 driver on lab hosts: instantiate_end
+installs a kubeadm cluster (the kube-emu shim: real etcd, the API emulator) with the
+storage server and PVs and appends the Kubernetes VIM; the exported token works from
+this machine; a scale-in is refused while a PodDisruptionBudget forbids the eviction and
+completes once it is gone; terminate revokes the access and removes the VIM entry.
+
+Needs root (like the Rust lab tests); CI runs as root."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Dict, Iterator, List
+
+import pytest
+
+import vnf_mgmt
+from vnf_mgmt.tacker import KubernetesMgmtDriver
+
+from conftest import REPO, SAMPLE_PKG
+from test_lab import KUBECTL, PASSWORD, VOL, Lab, kube_shims, lab_up
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0, reason="the lab needs root (network namespaces, loop devices)")
+
+INSTANCE = "vnf-py-cluster"
+WORKLOAD = """apiVersion: v1
+kind: Pod
+metadata: {name: guarded, namespace: default, labels: {app: guarded}}
+spec: {nodeName: w2, containers: [{name: c, image: busybox}]}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: guarded-pdb, namespace: default}
+spec: {minAvailable: 1, selector: {matchLabels: {app: guarded}}}
+"""
+
+
+@pytest.fixture
+def bare_lab(tmp_path: Path) -> Iterator[Lab]:
+    """s1 (with a volume), m1, w1, w2 with the kubeadm/k3s shims; no cluster yet."""
+    shims = kube_shims(tmp_path)
+    yield from lab_up(tmp_path, {"password": PASSWORD, "shim_dirs": [str(shims)], "hosts": [
+        {"name": "s1", "volumes": [{"id": VOL, "size": "64M"}]}, {"name": "m1"},
+        {"name": "w1"}, {"name": "w2"}]})
+
+
+class Instance(SimpleNamespace):
+    """Tacker's VnfInstance as the driver sees it; save() records the VIM entries."""
+
+    def save(self) -> None:
+        self.__dict__.setdefault("saved", []).append(list(self.vim_connection_info))
+
+
+def inventory(lab: Lab) -> Dict[str, Any]:
+    ip = lab.ip
+    return {"format_version": 1, "hosts": [
+        {"name": "s1", "role": "storage", "ssh": ip["s1"], "resource_id": "srv-s1",
+         "ports": {"storage_server_CP": ip["s1"]},
+         "volumes": {"storage_server_volume": {"cinder_id": VOL, "device": "/dev/vdb"}}},
+        {"name": "m1", "role": "master", "ssh": ip["m1"], "resource_id": "srv-m1"},
+        {"name": "w1", "role": "worker", "ssh": ip["w1"], "resource_id": "srv-w1"},
+        {"name": "w2", "role": "worker", "ssh": ip["w2"], "resource_id": "srv-w2"},
+    ]}
+
+
+def vnfc(id: str, vdu: str, cp: str, server: str, stack: str) -> SimpleNamespace:
+    return SimpleNamespace(id=id, vdu_id=vdu, vnfc_cp_info=[SimpleNamespace(cpd_id=cp)],
+                           compute_resource=SimpleNamespace(resource_id=server),
+                           metadata={"stack_id": stack})
+
+
+def nodes(lab: Lab) -> List[str]:
+    out = lab.exec("m1", *KUBECTL, "get", "nodes", "-o", "name").stdout
+    return sorted(line.split("/", 1)[1] for line in out.split())
+
+
+def kubectl_with(kubeconfig: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), "--request-timeout",
+                           "5s", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_tacker_v1_cluster_install_scale_in_with_a_pdb_and_terminate(
+        bare_lab: Lab, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    lab = bare_lab
+    caplog.set_level(logging.DEBUG, logger="vnf_mgmt")
+    inv = tmp_path / "inventory.json"
+    inv.write_text(json.dumps(inventory(lab)))
+    req = lab.request()
+    req["additionalParams"]["vnf_mgmt_inventory"] = str(inv)
+    request = SimpleNamespace(flavour_id=req["flavourId"],
+                              instantiation_level_id=req.get("instantiationLevelId"),
+                              additional_params=req["additionalParams"],
+                              ext_virtual_links=req["extVirtualLinks"])
+    openstack_vim = {"id": "vim-os", "vim_id": "os-1", "vim_type": "openstack",
+                     "access_info": {"auth_url": "http://keystone.invalid/v3"}}
+    vnfcs = [vnfc("c-m1", "masterNode", "masterNode_CP1", "srv-m1", "member-m1"),
+             vnfc("c-w1", "workerNode", "workerNode_CP2", "srv-w1", "member-w1"),
+             vnfc("c-w2", "workerNode", "workerNode_CP2", "srv-w2", "member-w2"),
+             SimpleNamespace(id="c-s1", vdu_id="storage_server",
+                             vnfc_cp_info=[SimpleNamespace(cpd_id="storage_server_CP")],
+                             compute_resource=SimpleNamespace(resource_id="srv-s1"))]
+    inst = Instance(id=INSTANCE, vnfd_id="vnfd-1", vim_connection_info=[openstack_vim],
+                    instantiated_vnf_info=SimpleNamespace(
+                        instance_id="stack-not-used", flavour_id="simple",
+                        additional_params=req["additionalParams"],
+                        vnfc_resource_info=vnfcs))
+    events: List[Dict[str, Any]] = []
+    # Calico's pinned manifest is not reachable offline: the stand-in the Rust lab uses.
+    calico = REPO / "mgmt-driver/tests/fixtures/cni/calico-lab.yaml"
+    settings = dict(known_hosts=lab.info["known_hosts"], state_dir=str(tmp_path / "state"),
+                    events=events.append, cni_manifest=f"file://{calico}")
+    pkg = {"vnf": {"vnf_package_path": str(SAMPLE_PKG)}}
+
+    # instantiate_end: the cluster (kubeadm by default), storage server, PVs, the VIM.
+    t0 = time.monotonic()
+    d = KubernetesMgmtDriver(kube_timeout=60, **settings)
+    assert d.instantiate_end(None, inst, request, None, None, **pkg) is None
+    install_s = time.monotonic() - t0
+    assert nodes(lab) == ["m1", "w1", "w2"]
+    pvs = lab.exec("m1", *KUBECTL, "get", "pv", "-o", "name").stdout
+    assert "nfs-pv1" in pvs and "nfs-pv2" in pvs, pvs
+    assert [v["vim_type"] if isinstance(v, dict) else v.vim_type
+            for v in inst.vim_connection_info] == ["openstack", "kubernetes"]
+    assert inst.saved == [inst.vim_connection_info]
+    k8s = inst.vim_connection_info[1]
+    access = k8s["access_info"]
+    assert access["auth_url"].startswith("https://") and ":6443" in access["auth_url"]
+    assert "BEGIN CERTIFICATE" in access["ssl_ca_cert"]
+    token = access["bearer_token"]
+    assert token
+    # What Tacker stores works: a kubeconfig from it reaches the API from this machine.
+    kc = tmp_path / "kubeconfig"
+    kc.write_text(vnf_mgmt.ClusterAccess(access["auth_url"], access["ssl_ca_cert"], token)
+                  .kubeconfig(INSTANCE))
+    kc.chmod(0o600)
+    assert shutil.which("kubectl"), "kubectl is needed on this machine (as for the Rust lab)"
+    deadline = time.monotonic() + 30
+    while True:
+        p = kubectl_with(kc, "get", "nodes", "-o", "name")
+        if p.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert p.returncode == 0, p.stderr
+    assert sorted(p.stdout.split()) == ["node/m1", "node/w1", "node/w2"]
+    # The token is in no log record and no event.
+    assert token not in caplog.text
+    assert token not in json.dumps(events)
+    b64 = base64.b64encode(token.encode()).decode()
+    assert b64 not in caplog.text
+
+    # A pod on w2 under a budget that allows no disruption: the scale-in that removes w2
+    # (Tacker: the member's nested stack id → its VNFC → server srv-w2) is refused.
+    lab.exec("m1", "sh", "-c", f"printf '%s' '{WORKLOAD}' | {' '.join(KUBECTL)} apply "
+             "--validate=false -f -")
+    scale_in = SimpleNamespace(type="SCALE_IN", aspect_id="worker_instance",
+                               number_of_steps=1, additional_params={})
+    quick = KubernetesMgmtDriver(kube_timeout=6, **settings)
+    with pytest.raises(vnf_mgmt.ExecutionError) as ei:
+        quick.scale_start(None, inst, scale_in, None, None, scale_name_list=["abc123"],
+                          scale_out_id_list=["member-w2"], **pkg)
+    assert ei.value.code.startswith("driver.kube."), ei.value.code
+    why = f"{ei.value} {getattr(ei.value, 'output_tail', '')}"
+    assert "guarded" in why, why
+    assert nodes(lab) == ["m1", "w1", "w2"]
+    # The budget relaxed: the drain completes and the Node goes; w1 is untouched.
+    lab.exec("m1", *KUBECTL, "delete", "pdb", "guarded-pdb", "-n", "default")
+    assert quick.scale_start(None, inst, scale_in, None, None, scale_name_list=["abc123"],
+                             scale_out_id_list=["member-w2"], **pkg) is None
+    assert nodes(lab) == ["m1", "w1"]
+    pods = lab.exec("m1", *KUBECTL, "get", "pods", "-A", "-o", "name").stdout
+    assert "guarded" not in pods, pods
+
+    # terminate_start revokes the access; terminate_end removes the VIM entry.
+    assert d.terminate_start(None, inst, SimpleNamespace(termination_type="FORCEFUL"),
+                             None, None, **pkg) is None
+    sas = lab.exec("m1", *KUBECTL, "get", "serviceaccounts", "-n", "kube-system", "-o",
+                   "name").stdout
+    assert f"vnf-mgmt-{INSTANCE}" not in sas, sas
+    assert d.terminate_end(None, inst, SimpleNamespace(), None, None) is None
+    assert inst.vim_connection_info == [openstack_vim]
+    print(f"instantiate_end with the kubeadm cluster install: {install_s:.1f} s")
