@@ -271,7 +271,15 @@ k3s_start() {
     (umask 077 && touch "$K3S_LOG")
     # Not a process group leader here, so setsid execs k3s in place: $! is k3s's pid.
     setsid k3s "$role" </dev/null >>"$K3S_LOG" 2>&1 &
-    echo $! >"$K3S_PID_FILE"
+    local pid=$! i
+    echo "$pid" >"$K3S_PID_FILE"
+    # Until the child has exec'd, its command line is still this shell's: wait for it
+    # (bounded) so that a check right after the start does not see "not running".
+    for ((i = 0; i < 100; i++)); do
+      k3s_running "$role" && break
+      [[ -e "/proc/$pid" ]] || break
+      sleep 0.1
+    done
   fi
   info "k3s $role started"
 }

@@ -94,6 +94,9 @@ fn ssh_err(e: ssh2::Error) -> RunError {
 pub struct Conn {
     sess: Session,
     sudo_password: Option<crate::secret::Secret>,
+    /// One SFTP channel for the connection's uploads and reads, opened on first use
+    /// (each `Session::sftp` starts a new sftp-server process on the host).
+    sftp: std::sync::Mutex<Option<ssh2::Sftp>>,
 }
 
 impl std::fmt::Debug for Conn {
@@ -172,6 +175,7 @@ pub fn connect(
     let conn = Conn {
         sess,
         sudo_password,
+        sftp: std::sync::Mutex::new(None),
     };
     let probe = conn
         .run_sudo_probe(timeout)
@@ -287,6 +291,21 @@ pub fn shell_quote(s: &str) -> String {
 }
 
 impl Conn {
+    /// The connection's SFTP channel (opened on first use) for `f`.
+    fn with_sftp<R>(
+        &self,
+        f: impl FnOnce(&ssh2::Sftp) -> Result<R, RunError>,
+    ) -> Result<R, RunError> {
+        let mut guard = self.sftp.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.is_none() {
+            *guard = Some(self.sess.sftp().map_err(ssh_err)?);
+        }
+        match guard.as_ref() {
+            Some(sftp) => f(sftp),
+            None => Err(ssh_err(ssh2::Error::unknown())),
+        }
+    }
+
     fn sudo_prefix(&self) -> &'static str {
         if self.sudo_password.is_some() {
             // Password on stdin, empty prompt; never in argv.
@@ -355,9 +374,10 @@ impl Conn {
         );
         let stdin = if sudo { self.sudo_stdin() } else { None };
         let r = self.run(&cmd, stdin.as_deref(), timeout);
-        if let Ok(sftp) = self.sess.sftp() {
+        let _ = self.with_sftp(|sftp| {
             let _ = sftp.unlink(Path::new(input_path));
-        }
+            Ok(())
+        });
         r
     }
 
@@ -421,11 +441,18 @@ impl Conn {
 
     /// SHA-256 (hex) of a remote file, `None` when it does not exist or cannot be read.
     pub fn remote_sha256(&self, path: &str) -> Option<String> {
-        let sftp = self.sess.sftp().ok()?;
-        let mut f = sftp.open(Path::new(path)).ok()?;
-        let mut buf = Vec::new();
-        f.read_to_end(&mut buf).ok()?;
-        Some(hex::encode(Sha256::digest(&buf)))
+        self.with_sftp(|sftp| {
+            let Ok(mut f) = sftp.open(Path::new(path)) else {
+                return Ok(None);
+            };
+            let mut buf = Vec::new();
+            if f.read_to_end(&mut buf).is_err() {
+                return Ok(None);
+            }
+            Ok(Some(hex::encode(Sha256::digest(&buf))))
+        })
+        .ok()
+        .flatten()
     }
 
     /// Uploads `data` to `path` (relative to the home directory unless absolute) with
@@ -440,7 +467,10 @@ impl Conn {
     ) -> Result<(), RunError> {
         self.sess
             .set_timeout(timeout.as_millis().clamp(1, u32::MAX as u128) as u32);
-        let sftp = self.sess.sftp().map_err(ssh_err)?;
+        self.with_sftp(|sftp| Self::upload_with(sftp, path, data, mode))
+    }
+
+    fn upload_with(sftp: &ssh2::Sftp, path: &str, data: &[u8], mode: u32) -> Result<(), RunError> {
         let target = Path::new(path);
         let mut dir = PathBuf::new();
         if let Some(parent) = target.parent() {
@@ -456,7 +486,20 @@ impl Conn {
         }
         let tmp = PathBuf::from(format!("{path}.vnf-mgmt-tmp"));
         {
-            let mut f = sftp.create(&tmp).map_err(ssh_err)?;
+            // Created with its final mode: a file of secrets is never readable by
+            // others, not even before the setstat below.
+            let _ = sftp.unlink(&tmp);
+            let mut f = sftp
+                .open_mode(
+                    &tmp,
+                    ssh2::OpenFlags::WRITE
+                        | ssh2::OpenFlags::CREATE
+                        | ssh2::OpenFlags::TRUNCATE
+                        | ssh2::OpenFlags::EXCLUSIVE,
+                    (mode & 0o777) as i32,
+                    ssh2::OpenType::File,
+                )
+                .map_err(ssh_err)?;
             f.write_all(data).map_err(transport_or_timeout)?;
         }
         sftp.setstat(

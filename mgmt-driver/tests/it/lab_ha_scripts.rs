@@ -548,7 +548,7 @@ impl<'a> Runner<'a> {
         self.events.push_str(&ev);
         self.events.push('\n');
         if let Err(e) = res {
-            panic!("{id}: {} {}\n{ev}", e.code.id, e.message);
+            panic!("{id}: {e}\n{ev}");
         }
     }
 }
