@@ -82,6 +82,18 @@ def nodes(lab: Lab) -> List[str]:
     return sorted(line.split("/", 1)[1] for line in out.split())
 
 
+def host_logs(lab: Lab) -> str:
+    """The last lines of the kubeadm/k3s logs of every cluster host (what an operator
+    would look at when an install step fails)."""
+    out = []
+    for h in ("m1", "w1", "w2"):
+        p = lab.exec(h, "sh", "-c", "tail -n 15 /var/log/vnf-mgmt-k3s.log "
+                     "/var/log/kube-emu/*.log /var/log/vnf-mgmt-kubeadm-*.log 2>/dev/null",
+                     check=False)
+        out.append(f"--- logs on {h}\n{p.stdout}")
+    return "\n".join(out)
+
+
 def kubectl_with(kubeconfig: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), "--request-timeout",
                            "5s", *args], capture_output=True, text=True, timeout=60)
@@ -122,7 +134,10 @@ def test_tacker_v1_cluster_install_scale_in_with_a_pdb_and_terminate(
     # instantiate_end: the cluster (kubeadm by default), storage server, PVs, the VIM.
     t0 = time.monotonic()
     d = KubernetesMgmtDriver(kube_timeout=60, **settings)
-    assert d.instantiate_end(None, inst, request, None, None, **pkg) is None
+    try:
+        assert d.instantiate_end(None, inst, request, None, None, **pkg) is None
+    except vnf_mgmt.ExecutionError as e:
+        pytest.fail(f"{e}\n{host_logs(lab)}")
     install_s = time.monotonic() - t0
     assert nodes(lab) == ["m1", "w1", "w2"]
     pvs = lab.exec("m1", *KUBECTL, "get", "pv", "-o", "name").stdout

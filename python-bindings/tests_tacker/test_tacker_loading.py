@@ -606,3 +606,34 @@ def test_lab_v2_instantiate_end_through_tackers_conductor(
     assert summary["operation"] == "instantiate" and summary["executed"] > 0, summary
     exports = lab.exports()
     assert "/volume/nfs/pv1" in exports and "/volume/nfs/pv2" in exports, exports
+
+
+def test_v2_instance_with_the_cluster_vim_reads_back_into_tacker() -> None:
+    # What the v2 script returns after instantiate_end, read back as the conductor does
+    # (VnfInstanceV2.from_dict), then used as Tacker v2 uses VIMs.
+    from tacker.sol_refactored.common import vnf_instance_utils as inst_utils
+    from vnf_mgmt import tacker_v2
+
+    inst = objects_v2.VnfInstanceV2(
+        id="d5d5c5ac-0000-4000-8000-000000000002", vnfdId=VNFD_ID,
+        instantiationState="INSTANTIATED",
+        vimConnectionInfo={"vim1": objects_v2.VimConnectionInfo(
+            vimId="os-1", vimType="ETSINFV.OPENSTACK_KEYSTONE.V_3",
+            accessInfo={"region": "RegionOne"})})
+    access = vnf_mgmt.ClusterAccess("https://10.10.0.50:6443", "-----BEGIN CERTIFICATE-----\n"
+                                    "MIIB\n-----END CERTIFICATE-----\n", "tok-3f9a")
+    out = tacker_v2.with_vim(inst.to_dict(), "4293a29b-41d2-55d1-8cf4-9debf3188c94",
+                             "kubernetes_vim", access)
+    back = objects_v2.VnfInstanceV2.from_dict(out)
+    # Tacker selects the first entry for its own operations: still the OpenStack VIM.
+    assert inst_utils.select_vim_info(back.vimConnectionInfo).vimId == "os-1"
+    k8s = back.vimConnectionInfo["4293a29b-41d2-55d1-8cf4-9debf3188c94"]
+    # The fields Tacker v2's Kubernetes infra driver reads (kubernetes_utils.AuthContextManager).
+    assert k8s.vimType == "ETSINFV.KUBERNETES.V_1"
+    assert k8s.interfaceInfo["endpoint"] == "https://10.10.0.50:6443"
+    assert "BEGIN CERTIFICATE" in k8s.interfaceInfo["ssl_ca_cert"]
+    assert k8s.accessInfo["bearer_token"] == "tok-3f9a"
+    # Removed again (terminate_end), the OpenStack entry stays.
+    gone = objects_v2.VnfInstanceV2.from_dict(
+        tacker_v2.without_vim(back.to_dict(), "4293a29b-41d2-55d1-8cf4-9debf3188c94"))
+    assert list(gone.vimConnectionInfo) == ["vim1"]
