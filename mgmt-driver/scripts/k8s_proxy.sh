@@ -11,6 +11,7 @@
 #
 # Managed files (each written only when its content changes):
 #   /etc/apt/apt.conf.d/95vnf-mgmt-proxy                           (apt)
+#   /etc/vnf-mgmt/proxy.env     (the later scripts' curl etc.: lib.sh's load_proxy_env)
 #   kubeadm: /etc/systemd/system/containerd.service.d/90-vnf-mgmt-proxy.conf
 #            /etc/systemd/system/kubelet.service.d/90-vnf-mgmt-proxy.conf
 #   k3s:     a marked block in /etc/default/k3s or /etc/default/k3s-agent (the units
@@ -83,6 +84,17 @@ main() {
     info "apt proxy written ($APT_FILE)"
   else
     info "apt proxy up to date"
+  fi
+
+  # The scripts that run after this one on the node (lib.sh's load_proxy_env).
+  if {
+    [[ -z "$http" ]] || printf 'http_proxy=%s\n' "$http"
+    [[ -z "$https" ]] || printf 'https_proxy=%s\n' "$https"
+    printf 'no_proxy=%s\n' "$no_proxy"
+  } | write_managed "$VNF_MGMT_PROXY_ENV" 0600; then
+    info "proxy environment of the scripts written ($VNF_MGMT_PROXY_ENV)"
+  else
+    info "proxy environment of the scripts up to date"
   fi
 
   if [[ "$runtime" == kubeadm ]]; then

@@ -394,3 +394,35 @@ update_block() {
   rm -f "$copy"
   return 1
 }
+
+# --- the request's proxy for every script on a node (written by k8s_proxy.sh) ---
+
+VNF_MGMT_PROXY_ENV=/etc/vnf-mgmt/proxy.env
+
+# load_proxy_env: exports http_proxy, https_proxy, no_proxy (and the upper-case names)
+# from VNF_MGMT_PROXY_ENV when it exists, so that the downloads of every script run on a
+# node after k8s_proxy.sh (curl in k8s_node.sh and k8s_cni.sh, the k3s installer) go
+# through the request's proxy: sudo does not pass the caller's environment on. The file
+# is parsed (each value checked), never sourced. Runs when lib.sh is sourced.
+load_proxy_env() {
+  local line key value
+  [[ -r "$VNF_MGMT_PROXY_ENV" ]] || return 0
+  while IFS= read -r line || [[ -n "$line" ]]; do
+    key=${line%%=*}
+    value=${line#*=}
+    case $key in
+      http_proxy | https_proxy)
+        if valid_proxy_url "$value"; then
+          export "$key=$value" "${key^^}=$value"
+        fi
+        ;;
+      no_proxy)
+        if [[ "$value" =~ ^[A-Za-z0-9.:/*,_-]*$ ]]; then
+          export "no_proxy=$value" "NO_PROXY=$value"
+        fi
+        ;;
+    esac
+  done <"$VNF_MGMT_PROXY_ENV"
+  return 0
+}
+load_proxy_env

@@ -19,8 +19,9 @@ const HTTP_REGISTRY: &str = "10.250.0.7:5001";
 const NODES: [&str; 2] = ["m1", "w1"];
 
 /// Every file the settings manage on a kubeadm node, with its expected mode.
-const MANAGED: [(&str, &str); 6] = [
+const MANAGED: [(&str, &str); 7] = [
     ("/etc/apt/apt.conf.d/95vnf-mgmt-proxy", "600"),
+    ("/etc/vnf-mgmt/proxy.env", "600"),
     (
         "/etc/systemd/system/containerd.service.d/90-vnf-mgmt-proxy.conf",
         "600",
@@ -244,7 +245,26 @@ impl Setup {
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
         let o = child.wait_with_output().expect("output");
-        assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+        if o.status.code() != Some(0) {
+            // What an operator would look at: the kubeadm/k3s logs of the nodes.
+            let mut logs = String::new();
+            for h in NODES {
+                let out = self
+                    .lab
+                    .exec(
+                        h,
+                        &[
+                            "sh",
+                            "-c",
+                            "tail -n 30 /var/log/vnf-mgmt-k3s.log /var/log/kube-emu/*.log /var/log/vnf-mgmt-kubeadm-*.log 2>/dev/null",
+                        ],
+                    )
+                    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                    .unwrap_or_default();
+                logs.push_str(&format!("--- logs on {h}\n{out}\n"));
+            }
+            panic!("{}\n{logs}", show(&o));
+        }
         (o, seen)
     }
 
@@ -373,6 +393,13 @@ fn proxy_and_registries_are_written_once_with_their_secrets_kept_off_argv() {
             assert!(entries.contains(&want), "{want} not in {no_proxy}");
         }
         assert_eq!(entries.len(), 9, "{no_proxy}");
+        // Every script run later on the node has the proxy in its environment (curl
+        // downloads in k8s_node.sh, k8s_cni.sh, the k3s installer).
+        let seen = s.on(
+            h,
+            "cd ~/.vnf-mgmt/scripts 2>/dev/null || cd /home/*/.vnf-mgmt/scripts; bash -c 'source ./lib.sh; printf \"%s|%s|%s\" \"$NO_PROXY\" \"$no_proxy\" \"${HTTPS_PROXY#*@}\"'",
+        );
+        assert_eq!(seen, format!("{no_proxy}|{no_proxy}|192.0.2.1:3129"), "{h}");
         let kubelet = s.on(
             h,
             "cat /etc/systemd/system/kubelet.service.d/90-vnf-mgmt-proxy.conf",
@@ -562,13 +589,14 @@ fn k3s_nodes_get_the_proxy_environment_and_registries_yaml() {
         let stat = s.on(
             h,
             &format!(
-                "stat -c '%n %a' /etc/default/{unit} /etc/rancher/k3s/registries.yaml /etc/apt/apt.conf.d/95vnf-mgmt-proxy"
+                "stat -c '%n %a' /etc/default/{unit} /etc/rancher/k3s/registries.yaml /etc/apt/apt.conf.d/95vnf-mgmt-proxy /etc/vnf-mgmt/proxy.env"
             ),
         );
         for f in [
             format!("/etc/default/{unit} 600"),
             "/etc/rancher/k3s/registries.yaml 600".into(),
             "/etc/apt/apt.conf.d/95vnf-mgmt-proxy 600".into(),
+            "/etc/vnf-mgmt/proxy.env 600".into(),
         ] {
             assert!(stat.contains(&f), "{h}: {stat}");
         }
