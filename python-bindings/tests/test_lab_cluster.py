@@ -2,7 +2,8 @@
 installs a kubeadm cluster (the kube-emu shim: real etcd, the API emulator) with the
 storage server and PVs and appends the Kubernetes VIM; the exported token works from
 this machine; a scale-in is refused while a PodDisruptionBudget forbids the eviction and
-completes once it is gone; terminate revokes the access and removes the VIM entry.
+completes once it is gone; a worker is healed (drained and deleted, then joined again);
+terminate revokes the access and removes the VIM entry.
 
 Needs root (like the Rust lab tests); CI runs as root."""
 
@@ -192,6 +193,27 @@ def test_tacker_v1_cluster_install_scale_in_with_a_pdb_and_terminate(
     assert nodes(lab) == ["m1", "w1"]
     pods = lab.exec("m1", *KUBECTL, "get", "pods", "-A", "-o", "name").stdout
     assert "guarded" not in pods, pods
+    # Heat removes the member: w2 leaves the stack (the inventory) and the instance.
+    remaining = inventory(lab)
+    remaining["hosts"] = [h for h in remaining["hosts"] if h["name"] != "w2"]
+    inv.write_text(json.dumps(remaining))
+    inst.instantiated_vnf_info.vnfc_resource_info = [v for v in vnfcs if v.id != "c-w2"]
+
+    # Heal of worker w1 (Tacker: vnfc_instance_id → its server srv-w1): drained and its
+    # Node deleted at start; at end (here the VM is kept, as when Heat rebuilds it in
+    # place) its kubeadm state is reset and it joins again as a new Node.
+    uid = lab.exec("m1", *KUBECTL, "get", "node", "w1", "-o",
+                   "jsonpath={.metadata.uid}").stdout
+    heal = SimpleNamespace(vnfc_instance_id=["c-w1"], cause="worker lost")
+    # (Tacker passes heal_start no `vnf`; the driver then asks Tacker for the package
+    # path, which needs Tacker: here the path is given.)
+    assert d.heal_start(None, inst, heal, None, None, **pkg) is None
+    assert nodes(lab) == ["m1"]
+    assert d.heal_end(None, inst, heal, None, None, **pkg) is None
+    assert nodes(lab) == ["m1", "w1"]
+    assert lab.exec("m1", *KUBECTL, "get", "node", "w1", "-o",
+                    "jsonpath={.metadata.uid}").stdout != uid
+    assert [v["vim_type"] for v in inst.vim_connection_info] == ["openstack", "kubernetes"]
 
     # terminate_start revokes the access; terminate_end removes the VIM entry.
     assert d.terminate_start(None, inst, SimpleNamespace(termination_type="FORCEFUL"),
