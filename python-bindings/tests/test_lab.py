@@ -8,6 +8,7 @@ only (``skip_pv_registration=True``); one brings up a cluster with the kube-emu
 from __future__ import annotations
 
 import _thread
+import functools
 import json
 import os
 import subprocess
@@ -32,19 +33,22 @@ PASSWORD = "Sentinel-Pw-7f3a9c"
 EXPORTS = ["/volume/nfs/pv1", "/volume/nfs/pv2"]
 
 
-def vnf_lab() -> str:
-    """The vnf-lab binary (``VNF_LAB``, else the workspace's debug build, built if absent)."""
-    env = os.environ.get("VNF_LAB")
-    if env:
-        return env
+@functools.lru_cache(maxsize=None)
+def cargo_bin(package: str) -> str:
+    """The workspace's debug build of ``package``'s binary, brought up to date once per
+    session (``cargo build`` is a no-op when nothing changed): a stale kube-emu shim would
+    not understand what the current engine scripts ask of kubeadm."""
     target = Path(os.environ.get("CARGO_TARGET_DIR") or REPO / "target")
     if not target.is_absolute():
         target = REPO / target
-    path = target / "debug" / "vnf-lab"
-    if not path.exists():
-        subprocess.run(["cargo", "build", "-q", "-p", "vnf-lab", "--bin", "vnf-lab"],
-                       cwd=REPO, check=True)
-    return str(path)
+    subprocess.run(["cargo", "build", "-q", "-p", package, "--bin", package], cwd=REPO,
+                   check=True)
+    return str(target / "debug" / package)
+
+
+def vnf_lab() -> str:
+    """The vnf-lab binary (``VNF_LAB``, else the workspace's debug build)."""
+    return os.environ.get("VNF_LAB") or cargo_bin("vnf-lab")
 
 
 class Lab:
@@ -108,11 +112,7 @@ def kube_shims(tmp_path: Path) -> Path:
     first in every host's PATH)."""
     shims = tmp_path / "shims"
     shims.mkdir()
-    emu = Path(vnf_lab()).parent / "kube-emu"
-    if not emu.exists():
-        subprocess.run(["cargo", "build", "-q", "-p", "kube-emu", "--bin", "kube-emu"],
-                       cwd=REPO, check=True)
-    (shims / "kube-emu").symlink_to(emu)
+    (shims / "kube-emu").symlink_to(cargo_bin("kube-emu"))
     for name in ("kubeadm", "k3s"):
         (shims / name).symlink_to("kube-emu")
     return shims
