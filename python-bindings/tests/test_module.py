@@ -323,6 +323,10 @@ def test_cluster_access_never_prints_its_token() -> None:
     assert a.bearer_token == vnf_mgmt.Secret(TOKEN) and a.bearer_token != vnf_mgmt.Secret("x")
     with pytest.raises(TypeError):
         pickle.dumps(a.bearer_token)
+    with pytest.raises(TypeError):
+        pickle.dumps(a)
+    with pytest.raises(TypeError):
+        hash(a.bearer_token)  # a hash of the value would leak it
     vim = a.vim_connection_info("vim-1")
     assert vim["vim_type"] == "kubernetes" and vim["id"] == "vim-1"
     assert vim["access_info"] == {"auth_url": "https://10.0.0.1:6443", "bearer_token": TOKEN,
