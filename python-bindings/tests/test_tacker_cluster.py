@@ -228,6 +228,22 @@ def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         KubernetesMgmtDriver(runtime="microk8s")
 
 
+def test_v2_script_reports_a_bad_setting(sample_pkg: Path, simple_request_dict: Dict[str, Any],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("VNF_MGMT_RUNTIME", "microk8s")
+    d = v2_dict("instantiate_end", simple_request_dict, v2_instance({}), sample_pkg)
+    p = subprocess.run([sys.executable, "-m", "vnf_mgmt.tacker_v2"], input=pickle.dumps(d),
+                       capture_output=True, timeout=120, cwd="/")
+    assert p.returncode == 1
+    assert p.stdout == b""
+    err = p.stderr.decode()
+    assert err.startswith("driver.input.invalid: VNF_MGMT_RUNTIME='microk8s'"), err
+    assert "Traceback" not in err
+
+
 # --- scale ------------------------------------------------------------------------------
 
 

@@ -144,7 +144,7 @@ class EngineOptions:
         ``VNF_MGMT_RUNTIME=k3s``, ``VNF_MGMT_DRAIN_ON_TERMINATE=1``,
         ``VNF_MGMT_KUBE_TIMEOUT=<seconds>``, ``VNF_MGMT_CNI``, ``VNF_MGMT_CNI_MANIFEST``.
         Invalid values raise ``ValueError`` naming
-        the variable."""
+        the variable (:class:`~vnf_mgmt.ValidationError`, also a ``ValueError``)."""
         def flag(name: str, default: bool = False) -> bool:
             v = env.get(name, "").strip().lower()
             if not v:
@@ -153,17 +153,17 @@ class EngineOptions:
                 return True
             if v in ("0", "false", "no"):
                 return False
-            raise ValueError(f"{name}={env[name]!r}: expected 1/true/yes or 0/false/no")
+            raise ValidationError(f"{name}={env[name]!r}: expected 1/true/yes or 0/false/no")
 
         runtime = env.get("VNF_MGMT_RUNTIME", "").strip() or "kubeadm"
         if runtime not in ("kubeadm", "k3s"):
-            raise ValueError(f"VNF_MGMT_RUNTIME={runtime!r}: expected kubeadm or k3s")
+            raise ValidationError(f"VNF_MGMT_RUNTIME={runtime!r}: expected kubeadm or k3s")
         cni = env.get("VNF_MGMT_CNI", "").strip() or None
         if cni not in (None, "calico", "flannel", "cilium"):
-            raise ValueError(f"VNF_MGMT_CNI={cni!r}: expected calico, flannel or cilium")
+            raise ValidationError(f"VNF_MGMT_CNI={cni!r}: expected calico, flannel or cilium")
         timeout = env.get("VNF_MGMT_KUBE_TIMEOUT", "").strip() or "150"
         if not timeout.isdigit() or int(timeout) < 1:
-            raise ValueError(f"VNF_MGMT_KUBE_TIMEOUT={timeout!r}: expected seconds (>= 1)")
+            raise ValidationError(f"VNF_MGMT_KUBE_TIMEOUT={timeout!r}: expected seconds (>= 1)")
         return cls(inventory=env.get("VNF_MGMT_INVENTORY") or None,
                    os_cloud=env.get("VNF_MGMT_OS_CLOUD") or None,
                    known_hosts=env.get("VNF_MGMT_KNOWN_HOSTS") or None,
