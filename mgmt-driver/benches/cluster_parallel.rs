@@ -167,6 +167,13 @@ impl Bench {
                 "--parallel",
                 &parallel.to_string(),
             ])
+            .arg("--cni-manifest")
+            .arg(format!(
+                "file://{}",
+                repo_root()
+                    .join("mgmt-driver/tests/fixtures/cni/calico-lab.yaml")
+                    .display()
+            ))
             .arg("--known-hosts")
             .arg(self.lab.known_hosts())
             .arg("--state-dir")

@@ -8,16 +8,24 @@
 #                                         nothing to do; this node's own member: refused)
 #        k8s_etcd.sh member-count         prints members=N
 #
-# The client URL and TLS files come from the etcd static Pod manifest
+# kubeadm: the client URL and TLS files come from the etcd static Pod manifest
 # (/etc/kubernetes/manifests/etcd.yaml): the 127.0.0.1 URL of --listen-client-urls when
 # there is one, else the first of --advertise-client-urls; --cert-file, --key-file and
-# --trusted-ca-file as the client certificate, key and CA. etcdctl is installed only when
-# missing (package etcd-client).
+# --trusted-ca-file as the client certificate, key and CA.
+# k3s (embedded etcd, /var/lib/rancher/k3s/server/db/etcd): https://127.0.0.1:2379 with
+# the client certificate k3s keeps in /var/lib/rancher/k3s/server/tls/etcd, or plain
+# http://127.0.0.1:2379 when there is none. k3s names a member NODE-<8 hex>: member-remove
+# matches NAME exactly or NAME-<8 hex>, never a mere prefix.
+# etcdctl is installed only when missing (package etcd-client).
 set -euo pipefail
 # shellcheck source=mgmt-driver/scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 MANIFEST=/etc/kubernetes/manifests/etcd.yaml
+K3S_ETCD_DIR=/var/lib/rancher/k3s/server/db/etcd
+K3S_ETCD_TLS=/var/lib/rancher/k3s/server/tls/etcd
+# This node's own member name (kubeadm: from the manifest; k3s: from its etcd config).
+OWN_NAME=
 # etcdctl's error output of the current call (quoted in the error message); removed on exit.
 ERR=$(mktemp)
 trap 'rm -f "$ERR"' EXIT
@@ -47,7 +55,12 @@ ETCDCTL=()
 
 # setup_etcdctl: fills ETCDCTL with the command and its connection flags.
 setup_etcdctl() {
-  [[ -s "$MANIFEST" ]] || fatal "no $MANIFEST: not a kubeadm control-plane node with stacked etcd"
+  if [[ ! -s "$MANIFEST" && -d "$K3S_ETCD_DIR" ]]; then
+    setup_etcdctl_k3s
+    return 0
+  fi
+  [[ -s "$MANIFEST" ]] || fatal "no $MANIFEST and no $K3S_ETCD_DIR: not a control-plane node with etcd"
+  OWN_NAME=$(manifest_flag name)
   local url cert key ca
   url=$(client_url) || fatal "no usable client URL in $MANIFEST"
   command -v etcdctl >/dev/null 2>&1 || ensure_packages etcd-client
@@ -62,6 +75,19 @@ setup_etcdctl() {
   [[ -z "$cert" ]] || ETCDCTL+=(--cert "$cert")
   [[ -z "$key" ]] || ETCDCTL+=(--key "$key")
   [[ -z "$ca" ]] || ETCDCTL+=(--cacert "$ca")
+}
+
+# setup_etcdctl_k3s: etcdctl against k3s's embedded etcd on this server.
+setup_etcdctl_k3s() {
+  command -v etcdctl >/dev/null 2>&1 || ensure_packages etcd-client
+  if [[ -s "$K3S_ETCD_TLS/client.crt" ]]; then
+    ETCDCTL=(etcdctl --endpoints https://127.0.0.1:2379 --dial-timeout 5s --command-timeout 30s
+      --cert "$K3S_ETCD_TLS/client.crt" --key "$K3S_ETCD_TLS/client.key"
+      --cacert "$K3S_ETCD_TLS/server-ca.crt")
+  else
+    ETCDCTL=(etcdctl --endpoints http://127.0.0.1:2379 --dial-timeout 5s --command-timeout 30s)
+  fi
+  OWN_NAME=$(sed -nE 's/^name:[[:space:]]*"?([^"]+)"?[[:space:]]*$/\1/p' "$K3S_ETCD_DIR/config" 2>/dev/null | head -n 1 || true)
 }
 
 # members: prints the member list, one "ID, STATUS, NAME, PEER URLS, CLIENT URLS, LEARNER"
@@ -95,10 +121,14 @@ cmd_member_remove() {
   local name=$1 list id
   # The member this node runs is never removed from here (it would cut this node's own
   # etcd off): a dead master's member is removed from a surviving master.
-  [[ "$name" != "$(manifest_flag name)" ]] ||
-    fatal "refusing to remove $name: it is this node's own etcd member (run on another master)"
   list=$(members)
-  id=$(awk -F', ' -v n="$name" '$3 == n { print $1 }' <<<"$list")
+  # Exactly NAME, or k3s's NAME-<8 hex>.
+  id=$(awk -F', ' -v n="$name" '$3 == n || ($3 ~ ("^" n "-[0-9a-f]{8}$")) { print $1 }' <<<"$list")
+  if [[ -n "$id" && -n "$OWN_NAME" ]] &&
+    awk -F', ' -v i="$id" -v o="$OWN_NAME" '$1 == i && $3 == o { f = 1 } END { exit !f }' <<<"$list"; then
+    fatal "refusing to remove $name: it is this node's own etcd member (run on another master)"
+  fi
+  [[ "$(wc -l <<<"$id")" == 1 ]] || fatal "more than one etcd member matches $name"
   if [[ -z "$id" ]]; then
     info "no etcd member named $name: nothing to remove"
     return 0

@@ -62,7 +62,7 @@ hosts_block() {
   for entry in "${entries[@]}"; do
     printf '%s %s\n' "${entry%%=*}" "${entry#*=}" >>"$content"
   done
-  if replace_block /etc/hosts "$HOSTS_BEGIN" "$HOSTS_END" "$content"; then
+  if update_block /etc/hosts "$HOSTS_BEGIN" "$HOSTS_END" "$content"; then
     info "/etc/hosts block updated (${#entries[@]} nodes)"
   else
     info "/etc/hosts block up to date"

@@ -26,8 +26,6 @@ use vnf_package::request::syntax;
 use vnf_package::request::{K8sClusterInstallationParam, PrivateRegistry, Proxy};
 
 /// Error codes of the proxy and registry settings.
-// `ALL` is collected by `driver::all_codes` once that lists this module.
-#[allow(dead_code)]
 pub mod codes {
     vnf_package::codes! {
         /// An `http_proxy` / `https_proxy` URL is not `http(s)://[user[:password]@]host[:port][/path]` (the URL itself is never shown).
@@ -63,6 +61,9 @@ pub(crate) struct NodeConfig<'a> {
     pub service_cidr: &'a str,
     /// Cluster addresses of every master and worker.
     pub node_addresses: &'a [IpAddr],
+    /// The control-plane VIP (more than one master): reached directly, never through
+    /// the proxy.
+    pub cluster_vip: Option<IpAddr>,
 }
 
 /// The `RUNTIME` argument of both scripts: `kubeadm`, `k3s` (server) or `k3s-agent`.
@@ -120,6 +121,9 @@ pub(crate) fn no_proxy_entries(
     }
     for a in config.node_addresses {
         push(&a.to_string(), "node address")?;
+    }
+    if let Some(v) = config.cluster_vip {
+        push(&v.to_string(), "cluster VIP")?;
     }
     push("localhost", "loopback")?;
     push("127.0.0.1", "loopback")?;
@@ -431,6 +435,7 @@ hosts:
             pod_cidr: "192.168.0.0/16",
             service_cidr: "10.96.0.0/12",
             node_addresses: &ADDRS,
+            cluster_vip: None,
         }
     }
 

@@ -443,7 +443,7 @@ pub(crate) fn install(
             (true, Role::Master) => {
                 scripts.extend(["k3s_server.sh", "k3s_join_info.sh"]);
                 if c.vip.is_some() {
-                    scripts.push("k8s_lb.sh");
+                    scripts.extend(["k8s_lb.sh", "k8s_etcd.sh"]);
                 }
             }
             (true, _) => scripts.push("k3s_agent.sh"),
@@ -454,6 +454,7 @@ pub(crate) fn install(
             pod_cidr: &pod_cidr,
             service_cidr: &svc_cidr,
             node_addresses: &node_addresses,
+            cluster_vip: c.vip.map(|v| v.address),
         };
         // Proxy settings first: the package installs of k8s_node.sh go through them.
         crate::cluster_config::before_node(b, node, params, package, &config)?;
@@ -498,7 +499,15 @@ pub(crate) fn install(
         )
     })?;
     let first_ip = address(first)?;
-    if k3s {
+    // k3s: the server that initialised the cluster (the first master) keeps its
+    // `cluster-init` configuration; the others keep their `join` one, also when one of
+    // them stands in as `first` during the heal of the first master (rewriting its
+    // configuration would restart it). A rebuilt first master joins like the others:
+    // `--cluster-init` never runs against a cluster that exists.
+    let k3s_origin_healed = k3s && c.masters.first().is_some_and(|m| is_healed(m));
+    if k3s && k3s_origin_healed {
+        // Nothing to initialise: the survivors run the cluster.
+    } else if k3s {
         let mut args = vec![
             c.name(first),
             first_ip.to_string(),
@@ -809,8 +818,8 @@ pub(crate) fn heal_start(
         .copied()
         .filter(|n| n.role == Role::Master)
         .collect();
-    let kubeadm = opts.runtime == ClusterRuntime::Kubeadm;
-    if !healed_masters.is_empty() && kubeadm {
+    // kubeadm's stacked etcd and k3s's embedded etcd alike (k8s_etcd.sh finds either).
+    if !healed_masters.is_empty() {
         b.uploads(first, &["lib.sh", "k8s_etcd.sh"], 1);
         b.script_in(
             1,
@@ -854,19 +863,17 @@ pub(crate) fn heal_start(
         ),
         timeout_secs: opts.kube_timeout_secs,
     });
-    if kubeadm {
-        for m in &healed_masters {
-            b.script_in(
-                1,
-                first,
-                format!("etcd-member-remove/{}", c.name(m)),
-                "k8s_etcd.sh",
-                vec!["member-remove".into(), c.name(m)],
-                vec![],
-                vec![],
-                format!("remove etcd member {} (exact name)", c.name(m)),
-            );
-        }
+    for m in &healed_masters {
+        b.script_in(
+            1,
+            first,
+            format!("etcd-member-remove/{}", c.name(m)),
+            "k8s_etcd.sh",
+            vec!["member-remove".into(), c.name(m)],
+            vec![],
+            vec![],
+            format!("remove etcd member {} (exact name)", c.name(m)),
+        );
     }
     // HAProxy on every surviving master forwards to the survivors only.
     if !healed_masters.is_empty() && c.vip.is_some() {

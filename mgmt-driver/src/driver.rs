@@ -27,6 +27,7 @@ pub fn all_codes() -> Vec<vnf_package::Code> {
     let mut v = codes::ALL.to_vec();
     v.extend_from_slice(crate::inventory::codes::ALL);
     v.extend_from_slice(crate::planner::codes::ALL);
+    v.extend_from_slice(crate::cluster_config::codes::ALL);
     v.extend_from_slice(crate::exec::codes::ALL);
     v.extend(crate::openstack::all_codes());
     v

@@ -1664,4 +1664,37 @@ hosts:
                 .all(|s| !s.id.contains("kubeadm") && !s.id.ends_with("k8s-init"))
         );
     }
+
+    #[test]
+    fn k3s_heal_of_the_first_server_never_initialises_again() {
+        let o = PlanOptions {
+            runtime: crate::cluster::ClusterRuntime::K3s,
+            targets: vec!["m1".into()],
+            ..cluster_opts()
+        };
+        let t = topo(&ha_inventory());
+        let start = heal_start(&t, &request(), &files(), "v", &o)
+            .expect("plan")
+            .plan;
+        assert_eq!(
+            script_args(&start, "m2/etcd-member-remove/m1").0,
+            ["member-remove", "m1"]
+        );
+        assert_eq!(script_args(&start, "m2/etcd-snapshot").0[0], "snapshot");
+        let end = heal_end(&t, &request(), &files(), "v", &o)
+            .expect("plan")
+            .plan;
+        // No server runs cluster-init; m1 joins through the VIP after its reset; the
+        // survivors' configuration is not rewritten.
+        for s in &end.steps {
+            if let Action::RunScript { args, .. } = &s.action {
+                assert!(!args.iter().any(|a| a == "init"), "{}: {args:?}", s.id);
+            }
+        }
+        assert!(end.steps.iter().all(|s| s.id != "m2/k3s-server"));
+        let (join, _) = script_args(&end, "m1/k3s-server");
+        assert_eq!(join[2..4], ["join", "https://10.0.0.100:16443"]);
+        assert!(step(&end, "m1/k8s-reset").phase < step(&end, "m1/k3s-server").phase);
+        assert_eq!(script_args(&end, "m2/k3s-join-info").0.len(), 0);
+    }
 }

@@ -829,5 +829,71 @@ fn k3s_simple_and_ha_clusters() {
         for h in &all {
             assert!(!cmdlines(&c.lab, h).contains(secret), "{h}");
         }
+        if masters.len() == 1 {
+            continue;
+        }
+        // Heal the first server (the one that ran --cluster-init): its etcd member goes,
+        // the rebuilt VM joins the existing cluster (its data is still there), never a
+        // second --cluster-init.
+        let o = c
+            .lab
+            .exec_input(
+                "m1",
+                &[
+                    "kubectl",
+                    "--kubeconfig",
+                    c.admin_kubeconfig(),
+                    "create",
+                    "--validate=false",
+                    "-f",
+                    "-",
+                ],
+                b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: before-heal, namespace: default}\ndata: {k: v}\n",
+            )
+            .expect("kubectl runs");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let members = |host: &str| {
+            c.lab
+                .exec_ok(
+                    host,
+                    &[
+                        "etcdctl",
+                        "--endpoints",
+                        "http://127.0.0.1:2379",
+                        "member",
+                        "list",
+                    ],
+                )
+                .expect("etcdctl member list")
+                .lines()
+                .count()
+        };
+        assert_eq!(members("m2"), 3);
+        ok(&c, &mut c.cmd(&["heal", "m1", "--phase", "start"]));
+        assert_eq!(members("m2"), 2);
+        c.rebuild("m1");
+        ok(&c, &mut c.cmd(&["heal", "m1", "--phase", "end"]));
+        assert_eq!(members("m2"), 3);
+        c.assert_nodes_ready(&all);
+        let cfg = c
+            .lab
+            .exec_ok("m1", &["cat", "/etc/rancher/k3s/config.yaml"])
+            .expect("config");
+        assert!(!cfg.contains("cluster-init"), "{cfg}");
+        assert!(
+            c.kubectl_on(
+                "m1",
+                &[
+                    "get",
+                    "configmap",
+                    "before-heal",
+                    "-n",
+                    "default",
+                    "-o",
+                    "name"
+                ]
+            )
+            .contains("before-heal")
+        );
     }
 }
