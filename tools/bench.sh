@@ -33,6 +33,8 @@ if [[ "$(id -u)" == 0 ]]; then
   cargo build -q -p kube-emu --bin kube-emu
   KUBE_EMU_BIN="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/kube-emu" \
     cargo bench -q -p mgmt-driver --bench cluster_parallel -- workers=20 delay_ms=2000
+  KUBE_EMU_BIN="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/kube-emu" \
+    cargo bench -q -p mgmt-driver --bench cluster_parallel -- workers=20 delay_ms=5000
 else
   section "lab benchmark skipped: needs root"
 fi
