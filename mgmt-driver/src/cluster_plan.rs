@@ -240,6 +240,15 @@ impl<'t> Cluster<'t> {
         })
     }
 
+    /// [`api_access`], with the join endpoint when the topology names no API URL.
+    fn api_access(&self, topology: &Topology, opts: &PlanOptions) -> (String, Option<String>) {
+        let (kubeconfig, api) = api_access(topology, opts);
+        (
+            kubeconfig,
+            api.or_else(|| Some(format!("https://{}", self.endpoint))),
+        )
+    }
+
     fn name(&self, n: &Node) -> String {
         self.names.get(&n.name).cloned().unwrap_or_default()
     }
@@ -552,8 +561,7 @@ pub(crate) fn install(
             ),
         );
     }
-    let (kubeconfig, api) = api_access(topology, b.opts);
-    let api = api.or_else(|| Some(format!("https://{}", c.endpoint)));
+    let (kubeconfig, api) = c.api_access(topology, b.opts);
     if !healed.is_empty() {
         b.steps.push(Step {
             id: format!("{}/delete-healed-nodes", first.name),
@@ -796,6 +804,37 @@ fn survivor<'t>(topology: &'t Topology, excluded: &[&Node]) -> Result<&'t Node, 
         })
 }
 
+/// The drain step on `first` (phase 1): cordon, evict (PodDisruptionBudgets respected,
+/// DaemonSets left), and with `delete` the Node objects deleted.
+fn drain_step(
+    b: &mut Builder<'_>,
+    first: &Node,
+    (kubeconfig, endpoint): (String, Option<String>),
+    c: &Cluster<'_>,
+    nodes: &[&Node],
+    delete: bool,
+    why: &str,
+) {
+    let names: Vec<String> = nodes.iter().map(|n| c.name(n)).collect();
+    b.steps.push(Step {
+        id: format!("{}/drain", first.name),
+        phase: 1,
+        host: first.name.clone(),
+        action: Action::KubeDrainNodes {
+            kubeconfig,
+            endpoint,
+            nodes: names.clone(),
+            delete_nodes: delete,
+        },
+        reason: format!(
+            "{why}: drain (PodDisruptionBudgets respected, DaemonSets left){} {}",
+            if delete { " and delete" } else { "" },
+            names.join(", ")
+        ),
+        timeout_secs: b.opts.kube_timeout_secs,
+    });
+}
+
 /// `heal_start` of cluster nodes (see [`crate::planner::heal_start`]).
 pub(crate) fn heal_start(
     topology: &Topology,
@@ -810,8 +849,7 @@ pub(crate) fn heal_start(
     let mut b = new_builder(opts);
     let c = Cluster::new(topology, opts)?;
     let first = survivor(topology, healed)?;
-    let (kubeconfig, api) = api_access(topology, opts);
-    let api = api.or_else(|| Some(format!("https://{}", c.endpoint)));
+    let (kubeconfig, api) = c.api_access(topology, opts);
     b.add_host(first, &master_login(params))?;
     let healed_masters: Vec<&Node> = healed
         .iter()
@@ -843,26 +881,7 @@ pub(crate) fn heal_start(
             ),
         );
     }
-    b.steps.push(Step {
-        id: format!("{}/drain", first.name),
-        phase: 1,
-        host: first.name.clone(),
-        action: Action::KubeDrainNodes {
-            kubeconfig,
-            endpoint: api,
-            nodes: healed.iter().map(|n| c.name(n)).collect(),
-            delete_nodes: true,
-        },
-        reason: format!(
-            "drain (PodDisruptionBudgets respected, DaemonSets left) and delete {}",
-            healed
-                .iter()
-                .map(|n| c.name(n))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        timeout_secs: opts.kube_timeout_secs,
-    });
+    drain_step(&mut b, first, (kubeconfig, api), &c, healed, true, "heal");
     for m in &healed_masters {
         b.script_in(
             1,
@@ -925,29 +944,17 @@ pub(crate) fn scale_start(
     if !removed.is_empty() {
         let c = Cluster::new(topology, opts)?;
         let first = survivor(topology, &[])?;
-        let (kubeconfig, api) = api_access(topology, opts);
-        let api = api.or_else(|| Some(format!("https://{}", c.endpoint)));
+        let (kubeconfig, api) = c.api_access(topology, opts);
         b.add_host(first, &master_login(params))?;
-        b.steps.push(Step {
-            id: format!("{}/drain", first.name),
-            phase: 1,
-            host: first.name.clone(),
-            action: Action::KubeDrainNodes {
-                kubeconfig,
-                endpoint: api,
-                nodes: removed.iter().map(|n| c.name(n)).collect(),
-                delete_nodes: true,
-            },
-            reason: format!(
-                "scale-in: drain (PodDisruptionBudgets respected) and delete {}",
-                removed
-                    .iter()
-                    .map(|n| c.name(n))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            timeout_secs: opts.kube_timeout_secs,
-        });
+        drain_step(
+            &mut b,
+            first,
+            (kubeconfig, api),
+            &c,
+            &removed,
+            true,
+            "scale-in",
+        );
     }
     Ok(finish(b, topology, Operation::ScaleStart, instance))
 }
@@ -964,23 +971,11 @@ pub(crate) fn terminate_start(
     let mut b = new_builder(opts);
     let c = Cluster::new(topology, opts)?;
     let first = survivor(topology, &[])?;
-    let (kubeconfig, api) = api_access(topology, opts);
-    let api = api.or_else(|| Some(format!("https://{}", c.endpoint)));
+    let (kubeconfig, api) = c.api_access(topology, opts);
     b.add_host(first, &master_login(params))?;
     if opts.drain_on_terminate && !c.workers.is_empty() {
-        b.steps.push(Step {
-            id: format!("{}/drain", first.name),
-            phase: 1,
-            host: first.name.clone(),
-            action: Action::KubeDrainNodes {
-                kubeconfig: kubeconfig.clone(),
-                endpoint: api.clone(),
-                nodes: c.workers.iter().map(|n| c.name(n)).collect(),
-                delete_nodes: false,
-            },
-            reason: "graceful drain of every worker before the VMs go away".into(),
-            timeout_secs: opts.kube_timeout_secs,
-        });
+        let access = (kubeconfig.clone(), api.clone());
+        drain_step(&mut b, first, access, &c, &c.workers, false, "terminate");
     }
     let account = crate::cluster::access_account(instance);
     b.steps.push(Step {

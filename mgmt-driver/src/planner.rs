@@ -227,9 +227,10 @@ pub fn heal_start(
 /// `force_format`, so a kept volume keeps its data — and exports), then the
 /// PersistentVolumes registered again with its current address; the NFS clients are
 /// untouched. `entire`: the whole instantiate with the cluster install on the new
-/// stack, storage server and PersistentVolumes included. Cluster nodes: the whole instantiate plan again with the cluster install
-/// (every step checks before it acts), the rebuilt nodes' stale Node objects deleted and
-/// their kubeadm/k3s state reset before they join again.
+/// stack, storage server and PersistentVolumes included. Cluster nodes: the whole
+/// instantiate plan again with the cluster install (every step checks before it acts),
+/// the rebuilt nodes' stale Node objects deleted and their kubeadm/k3s state reset
+/// before they join again.
 pub fn heal_end(
     topology: &Topology,
     request: &InstantiateVnfRequest,
@@ -241,35 +242,25 @@ pub fn heal_end(
         crate::cluster_plan::Targets::Storage => {
             heal_storage_end(topology, request, package, vnf_instance_id, opts)
         }
-        crate::cluster_plan::Targets::Entire => {
-            let opts = PlanOptions {
-                install_cluster: true,
-                ..opts.clone()
-            };
-            storage_and_pvs(
-                topology,
-                request,
-                package,
-                vnf_instance_id,
-                &opts,
-                Operation::HealEnd,
-                Some(&[]),
-            )
-        }
+        crate::cluster_plan::Targets::Entire => with_cluster_install(
+            topology,
+            request,
+            package,
+            vnf_instance_id,
+            opts,
+            Operation::HealEnd,
+            &[],
+        ),
         crate::cluster_plan::Targets::Nodes(nodes) => {
             crate::cluster_plan::check_heal(topology, &nodes)?;
-            let opts = PlanOptions {
-                install_cluster: true,
-                ..opts.clone()
-            };
-            storage_and_pvs(
+            with_cluster_install(
                 topology,
                 request,
                 package,
                 vnf_instance_id,
-                &opts,
+                opts,
                 Operation::HealEnd,
-                Some(&nodes),
+                &nodes,
             )
         }
     }
@@ -298,6 +289,29 @@ pub fn scale_end(
     vnf_instance_id: &str,
     opts: &PlanOptions,
 ) -> Result<Planned, PlanError> {
+    with_cluster_install(
+        topology,
+        request,
+        package,
+        vnf_instance_id,
+        opts,
+        Operation::ScaleEnd,
+        &[],
+    )
+}
+
+/// The instantiate plan with the cluster install for `operation` (scale_end, heal_end of
+/// nodes or of the entire VNF): every step checks before it acts, so on the changed
+/// topology it completes what changed and leaves the rest alone.
+fn with_cluster_install(
+    topology: &Topology,
+    request: &InstantiateVnfRequest,
+    package: &dyn PackageFiles,
+    vnf_instance_id: &str,
+    opts: &PlanOptions,
+    operation: Operation,
+    healed: &[&Node],
+) -> Result<Planned, PlanError> {
     let opts = PlanOptions {
         install_cluster: true,
         ..opts.clone()
@@ -308,8 +322,8 @@ pub fn scale_end(
         package,
         vnf_instance_id,
         &opts,
-        Operation::ScaleEnd,
-        Some(&[]),
+        operation,
+        Some(healed),
     )
 }
 
