@@ -360,6 +360,27 @@ def test_entire_heal_replaces_the_vim_entry(
     assert engine.last["request"]["flavourId"] == simple_request_dict["flavourId"]
 
 
+def test_later_hooks_never_hand_the_cluster_token_to_the_engine(
+        engine: Recorder, tmp_path: Path, sample_pkg: Path,
+        simple_request_dict: Dict[str, Any]) -> None:
+    d = KubernetesMgmtDriver(state_dir=str(tmp_path))
+    inst = v1_instance(cluster_vnfcs(), simple_request_dict["additionalParams"])
+    d.instantiate_end(None, inst, v1_request(simple_request_dict), None, None,
+                      **pkg_kwargs(sample_pkg))
+    # Without the saved request the engine's request is rebuilt from the instance, whose
+    # vim_connection_info now holds the cluster's entry (with the token).
+    (tmp_path / "requests" / "vnf-1.json").unlink()
+    inst.vim_connection_info[0] = dict(OPENSTACK_VIM, access_info={
+        "auth_url": "http://keystone/v3", "username": "u", "password": "p"})
+    d.heal_start(None, inst, SimpleNamespace(vnfc_instance_id=["c-w1"]), None, None,
+                 **pkg_kwargs(sample_pkg))
+    call = engine.last
+    assert TOKEN not in json.dumps(call["request"])
+    assert [v["vimType"] for v in call["request"]["vimConnectionInfo"]] == ["openstack"]
+    # Heat discovery authenticates with the OpenStack VIM, never the Kubernetes one.
+    assert call["access_info"]["username"] == "u"
+
+
 # --- terminate --------------------------------------------------------------------------
 
 

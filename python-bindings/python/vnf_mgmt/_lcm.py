@@ -551,9 +551,8 @@ def _source(inp: HookInput) -> Dict[str, Any]:
             f"static inventory is configured (additionalParams.{INVENTORY_KEY})",
             code="driver.discovery.request")
     access = next((v.get("accessInfo") for v in inp.vim_connection_info
-                   if isinstance(v.get("accessInfo"), dict)
-                   and "KUBERNETES" not in str(v.get("vimType", "")).upper()
-                   and "HELM" not in str(v.get("vimType", "")).upper()), None)
+                   if isinstance(v.get("accessInfo"), dict) and not is_kubernetes_vim(v)),
+                  None)
     return {"stack": inp.stack_id, "os_cloud": inp.engine.os_cloud, "access_info": access}
 
 
@@ -580,9 +579,18 @@ def _engine_request(inp: HookInput) -> Dict[str, Any]:
                            "additionalParams": inp.additional_params}
     if info.get("instantiationLevelId"):
         req["instantiationLevelId"] = info["instantiationLevelId"]
-    if inp.vim_connection_info:
-        req["vimConnectionInfo"] = inp.vim_connection_info
+    # The OpenStack VIM(s) only: the Kubernetes entry instantiate_end added carries the
+    # cluster token and is not the engine's business.
+    vims = [v for v in inp.vim_connection_info if not is_kubernetes_vim(v)]
+    if vims:
+        req["vimConnectionInfo"] = vims
     return req
+
+
+def is_kubernetes_vim(vim: Dict[str, Any]) -> bool:
+    """A Kubernetes/Helm VIM entry (v1 ``vim_type``, v2 ``vimType``), in SOL003 shape."""
+    kind = str(vim.get("vimType") or "").upper()
+    return "KUBERNETES" in kind or "HELM" in kind
 
 
 def state_dir(inp: HookInput) -> str:
