@@ -261,6 +261,7 @@ mod tests {
             ports: Default::default(),
             volumes: Default::default(),
             host_keys: vec![],
+            group_member: None,
         }
     }
 

@@ -92,7 +92,7 @@ pub(crate) enum Targets<'t> {
 }
 
 /// Resolves [`PlanOptions::targets`]: topology node names, resource ids (VNFC / server
-/// ids) or Kubernetes node names; `storage_server` or the storage node alone means the
+/// ids), scaling-group member names (Tacker's `scale_name_list`) or Kubernetes node names; `storage_server` or the storage node alone means the
 /// storage server; `entire` alone the whole VNF.
 pub(crate) fn targets<'t>(
     topology: &'t Topology,
@@ -121,6 +121,7 @@ pub(crate) fn targets<'t>(
         let found = topology.nodes.iter().find(|n| {
             n.name == *t
                 || n.resource_id.as_deref() == Some(t.as_str())
+                || n.group_member.as_deref() == Some(t.as_str())
                 || names.get(&n.name).is_some_and(|k| k == t)
         });
         match found {

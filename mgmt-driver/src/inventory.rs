@@ -223,6 +223,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Topology, InventoryError> {
             ports,
             volumes,
             host_keys: h.host_keys,
+            group_member: None,
         });
     }
     let cluster_vip = match &raw.cluster_vip {

@@ -848,6 +848,7 @@ impl Session {
                 ports: f.ports,
                 volumes: f.volumes,
                 host_keys,
+                group_member: f.member,
             });
         }
         Ok(Topology {

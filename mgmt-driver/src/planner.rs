@@ -1572,6 +1572,21 @@ hosts:
     }
 
     #[test]
+    fn scale_targets_resolve_by_scaling_group_member_name() {
+        let mut t = topo(&ha_inventory());
+        for n in t.nodes.iter_mut().filter(|n| n.name == "w2") {
+            n.group_member = Some("a1b2c3d4e5f6".into());
+        }
+        let p = scale_start(&t, &request(), &files(), "v", &targeted(&["a1b2c3d4e5f6"]))
+            .expect("plan")
+            .plan;
+        match &p.steps[0].action {
+            Action::KubeDrainNodes { nodes, .. } => assert_eq!(nodes, &["w2"]),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
     fn heal_entire_revokes_then_instantiates_everything() {
         let p = heal_start(
             &topo(INV),

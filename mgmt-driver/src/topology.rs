@@ -76,6 +76,10 @@ pub struct Node {
     /// Pinned public host keys (OpenSSH one-line format), when known.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub host_keys: Vec<String>,
+    /// The scaling-group member resource holding the node (Heat's member name, what
+    /// Tacker's `scale_name_list` carries), when it is a group member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_member: Option<String>,
 }
 
 impl Node {
@@ -185,6 +189,7 @@ mod tests {
             ports: BTreeMap::new(),
             volumes: BTreeMap::new(),
             host_keys: vec![],
+            group_member: None,
         }
     }
 

@@ -146,6 +146,12 @@ fn simple_flavour_from_the_generated_hot_gets_a_cluster_and_its_pvs() {
         ),
         (1, 2)
     );
+    // Each worker knows its scaling-group member (what Tacker's scale_name_list names).
+    let members: std::collections::BTreeSet<_> = t
+        .with_role(Role::Worker)
+        .filter_map(|n| n.group_member.clone())
+        .collect();
+    assert_eq!(members.len(), 2, "{t:#?}");
     let o = instantiate(
         &dir.path().join("clouds.yaml"),
         &request,
