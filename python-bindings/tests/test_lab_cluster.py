@@ -26,7 +26,7 @@ import vnf_mgmt
 from vnf_mgmt.tacker import KubernetesMgmtDriver
 
 from conftest import REPO, SAMPLE_PKG
-from test_lab import KUBECTL, PASSWORD, VOL, Lab, kube_shims, lab_up
+from test_lab import KUBECTL, PASSWORD, VOL, Lab, kube_shims, lab_up, vnf_lab
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0, reason="the lab needs root (network namespaces, loop devices)")
@@ -127,10 +127,16 @@ def test_tacker_v1_cluster_install_scale_in_with_a_pdb_and_terminate(
                         additional_params=req["additionalParams"],
                         vnfc_resource_info=vnfcs))
     events: List[Dict[str, Any]] = []
-    # Calico's pinned manifest is not reachable offline: the stand-in the Rust lab uses.
-    calico = REPO / "mgmt-driver/tests/fixtures/cni/calico-lab.yaml"
+    # Calico's pinned manifest is not reachable offline: the stand-in the Rust lab uses,
+    # put on the master (the lab hosts do not see every path of this machine).
+    calico = (REPO / "mgmt-driver/tests/fixtures/cni/calico-lab.yaml").read_bytes()
+    subprocess.run([vnf_lab(), "exec", "--lab", lab.id, "m1", "sh", "-c",
+                    "mkdir -p /var/lib/vnf-lab-fixtures && "
+                    "cat >/var/lib/vnf-lab-fixtures/calico-lab.yaml"],
+                   input=calico, check=True, timeout=60)
     settings = dict(known_hosts=lab.info["known_hosts"], state_dir=str(tmp_path / "state"),
-                    events=events.append, cni_manifest=f"file://{calico}")
+                    events=events.append,
+                    cni_manifest="file:///var/lib/vnf-lab-fixtures/calico-lab.yaml")
     pkg = {"vnf": {"vnf_package_path": str(SAMPLE_PKG)}}
 
     # instantiate_end: the cluster (kubeadm by default), storage server, PVs, the VIM.

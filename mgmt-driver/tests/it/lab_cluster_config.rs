@@ -92,6 +92,7 @@ impl Setup {
             .host("w1");
         let lab = Lab::up(spec.build()).expect("lab up");
         let shims = kube_emu::fixture::install_shims(&lab).expect("kubeadm shim");
+        crate::lab_cluster::put_cni_manifest(&lab, "m1");
         let dir = tempfile::tempdir().expect("tempdir");
         // The sample package with the registry's CA in Files/.
         let pkg = dir.path().join("pkg");
@@ -212,12 +213,8 @@ impl Setup {
                 "--install-cluster",
             ]);
         if self.runtime == "kubeadm" {
-            c.arg("--cni-manifest").arg(format!(
-                "file://{}",
-                repo_root()
-                    .join("mgmt-driver/tests/fixtures/cni/calico-lab.yaml")
-                    .display()
-            ));
+            c.arg("--cni-manifest")
+                .arg(crate::lab_cluster::CNI_MANIFEST_URL);
         }
         c.arg("--known-hosts")
             .arg(self.lab.known_hosts())

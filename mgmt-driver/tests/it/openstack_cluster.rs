@@ -6,7 +6,7 @@
 
 use crate::lab_instantiate::ensure_kube_emu_bin;
 use crate::openstack_discovery::{HEAVY, auth_from_yaml, create_stack, params, write_request};
-use crate::util::{SAMPLE_PKG, repo_root, show, vnf_mgmt};
+use crate::util::{SAMPLE_PKG, show, vnf_mgmt};
 use mgmt_driver::openstack::{self, DiscoverOptions};
 use mgmt_driver::topology::{Role, Topology};
 use openstack_emu::{Cloud, CloudConfig};
@@ -59,12 +59,7 @@ fn instantiate(yaml: &Path, request: &Path, stack: &str, dir: &Path) -> std::pro
             "--install-cluster",
         ])
         .arg("--cni-manifest")
-        .arg(format!(
-            "file://{}",
-            repo_root()
-                .join("mgmt-driver/tests/fixtures/cni/calico-lab.yaml")
-                .display()
-        ))
+        .arg(crate::lab_cluster::CNI_MANIFEST_URL)
         .arg("--state-dir")
         .arg(dir.join("state"))
         .arg("--kubeconfig-out")
@@ -152,6 +147,9 @@ fn simple_flavour_from_the_generated_hot_gets_a_cluster_and_its_pvs() {
         .filter_map(|n| n.group_member.clone())
         .collect();
     assert_eq!(members.len(), 2, "{t:#?}");
+    for m in lab_host(&cloud, &t, Role::Master) {
+        crate::lab_cluster::put_cni_manifest(cloud.lab(), &m);
+    }
     let o = instantiate(
         &dir.path().join("clouds.yaml"),
         &request,
@@ -211,6 +209,9 @@ fn complex_flavour_from_the_generated_hot_serves_the_api_through_the_vip() {
         .cluster_vip
         .expect("the vip_CP port with its subnet")
         .address;
+    for m in lab_host(&cloud, &t, Role::Master) {
+        crate::lab_cluster::put_cni_manifest(cloud.lab(), &m);
+    }
     let o = instantiate(
         &dir.path().join("clouds.yaml"),
         &request,
