@@ -186,6 +186,8 @@ impl Bench {
             .arg(self.lab.known_hosts())
             .arg("--state-dir")
             .arg(self.path("state"))
+            .arg("--events")
+            .arg(self.path(&format!("{instance}.events.jsonl")))
             .output()?;
         let secs = t.elapsed().as_secs_f64();
         if !o.status.success() {
@@ -198,6 +200,36 @@ impl Bench {
         }
         Ok(secs)
     }
+}
+
+/// Where the time of a run went: per step kind (the part of the step id after the host),
+/// the sum of the step durations and the longest one, from the events file.
+fn breakdown(events: &Path) -> String {
+    let mut by: std::collections::BTreeMap<String, (u64, u64, usize)> = Default::default();
+    for line in std::fs::read_to_string(events).unwrap_or_default().lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let (Some(d), Some(phase)) = (v["duration_ms"].as_u64(), v["phase"].as_str()) else {
+            continue;
+        };
+        let kind = match v["step"].as_str() {
+            Some(step) => step
+                .split_once('/')
+                .map(|(_, k)| k)
+                .unwrap_or(step)
+                .to_string(),
+            None => phase.to_string(),
+        };
+        let e = by.entry(kind).or_default();
+        e.0 += d;
+        e.1 = e.1.max(d);
+        e.2 += 1;
+    }
+    by.iter()
+        .map(|(k, (sum, max, n))| format!("{k}: {n}x, sum {sum} ms, max {max} ms"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn run(workers: usize, delay_ms: u64) -> anyhow::Result<()> {
@@ -214,6 +246,10 @@ fn run(workers: usize, delay_ms: u64) -> anyhow::Result<()> {
     b.reset(&nodes)?;
     let serial = b.instantiate(&full, "bench-serial", 1)?;
     let ratio = parallel / critical;
+    eprintln!(
+        "where the parallel run's time went: {}",
+        breakdown(&b.path("bench-parallel.events.jsonl"))
+    );
     eprintln!(
         "1 master + {workers} workers, {delay_ms} ms per kubeadm init/join: critical path (1+1) {critical:.2} s, parallel {parallel:.2} s ({ratio:.2}x the critical path, target <= 1.3), --parallel 1 {serial:.2} s ({:.2}x)",
         serial / critical
