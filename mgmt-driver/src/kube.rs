@@ -455,6 +455,18 @@ pub struct DrainOutcome {
     pub deleted_nodes: Vec<String>,
     /// Nodes that did not exist (counted as drained and deleted).
     pub missing_nodes: Vec<String>,
+    /// Nodes that were not Ready (their kubelet is gone: a dead VM): not drained — no
+    /// kubelet could stop their pods, so an eviction would wait for ever — and, with
+    /// `delete_nodes`, deleted (the pod garbage collector then removes their pods).
+    pub not_ready: Vec<String>,
+}
+
+/// Whether a Node's `Ready` condition is `True`.
+fn node_ready(node: &k8s_openapi::api::core::v1::Node) -> bool {
+    node.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
 /// Why a pod stays on its node during a drain: owned by a DaemonSet, or a mirror pod.
@@ -492,9 +504,10 @@ fn budget_of(status: &kube::core::Status) -> Option<(String, String)> {
 /// namespaces; pods owned by a DaemonSet and mirror pods are left), retrying evictions a
 /// PodDisruptionBudget refuses (429) every 2 s until `timeout`, waits until the evicted
 /// pods are gone, then deletes the Node objects when `delete_nodes`. A Node that does not
-/// exist counts as drained and deleted. When a budget still refuses at the deadline the
-/// result is [`KubeError::DrainBlocked`] naming the pod and the budget: the Nodes stay
-/// cordoned and none is deleted.
+/// exist counts as drained and deleted; a Node that is not Ready (a dead VM, as in most
+/// heals) is cordoned but not drained, and deleted with `delete_nodes`. When a budget
+/// still refuses at the deadline the result is [`KubeError::DrainBlocked`] naming the pod
+/// and the budget: the Nodes stay cordoned and none is deleted.
 pub fn drain_nodes(
     kubeconfig_yaml: &str,
     endpoint: Option<&str>,
@@ -513,7 +526,8 @@ pub fn drain_nodes(
         let mut present = Vec::new();
         for n in nodes {
             match node_api.cordon(n).await {
-                Ok(_) => present.push(n.clone()),
+                Ok(node) if node_ready(&node) => present.push(n.clone()),
+                Ok(_) => out.not_ready.push(n.clone()),
                 Err(e) if is_status(&e, 404) => out.missing_nodes.push(n.clone()),
                 Err(e) => return Err(KubeError::Api(format!("cordon Node {n}: {e}"))),
             }
@@ -622,7 +636,7 @@ pub fn drain_nodes(
         out.evicted.sort();
         out.left.sort();
         if delete_nodes {
-            for n in &present {
+            for n in present.iter().chain(&out.not_ready.clone()) {
                 match node_api.delete(n, &DeleteParams::default()).await {
                     Ok(_) => out.deleted_nodes.push(n.clone()),
                     Err(e) if is_status(&e, 404) => out.missing_nodes.push(n.clone()),

@@ -443,12 +443,13 @@ impl Ctx<'_> {
                 tracing::info!(
                     host = %h.name,
                     step = %step.id,
-                    "drained Node(s) {}: evicted [{}], left [{}], deleted [{}], missing [{}]",
+                    "drained Node(s) {}: evicted [{}], left [{}], deleted [{}], missing [{}], not Ready (not drained) [{}]",
                     nodes.join(", "),
                     out.evicted.join(", "),
                     out.left.join(", "),
                     out.deleted_nodes.join(", "),
-                    out.missing_nodes.join(", ")
+                    out.missing_nodes.join(", "),
+                    out.not_ready.join(", ")
                 );
                 Ok(())
             }

@@ -223,6 +223,44 @@ fn drain_leaves_daemonset_pods_respects_the_budget_then_deletes_the_node() {
 }
 
 #[test]
+fn a_node_that_is_not_ready_is_deleted_without_waiting_on_evictions() {
+    let c = cluster();
+    let admin = admin_yaml(&c);
+    seed_workloads(&c);
+    block_on(async {
+        let client = client_from(&c.kubeconfig, None).await;
+        create(
+            &Api::<Node>::all(client.clone()),
+            json!({"metadata": {"name": "dead"},
+            "status": {"conditions": [{"type": "Ready", "status": "Unknown"}]}}),
+        )
+        .await;
+        // Under the budget that refuses every eviction of app=db.
+        create(
+            &Api::<Pod>::namespaced(client, "default"),
+            json!({"metadata": {"name": "db-dead", "labels": {"app": "db"}},
+            "spec": {"nodeName": "dead", "containers": [{"name": "c", "image": "img:1"}]}}),
+        )
+        .await;
+    });
+    let out = mk::drain_nodes(
+        &admin,
+        None,
+        &names(&["dead"]),
+        true,
+        Duration::from_secs(6),
+    )
+    .expect("a dead node is deleted, not drained");
+    assert_eq!(out.not_ready, names(&["dead"]));
+    assert_eq!(out.deleted_nodes, names(&["dead"]));
+    assert!(out.evicted.is_empty(), "{out:?}");
+    assert!(node(&c, "dead").is_none());
+    // No eviction was attempted: its pod is left to the pod garbage collector (which
+    // removes the pods of deleted Nodes in a real cluster).
+    assert!(pod_exists(&c, "default", "db-dead"));
+}
+
+#[test]
 fn drain_without_delete_keeps_the_cordoned_node_and_missing_nodes_are_drained() {
     let c = cluster();
     let admin = admin_yaml(&c);
