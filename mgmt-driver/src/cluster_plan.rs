@@ -22,8 +22,7 @@
 use crate::cluster::{API_PORT, ClusterRuntime, LB_FRONTEND_PORT};
 use crate::plan::{Action, NamedSecret, Operation, Plan, Step};
 use crate::planner::{
-    Builder, PlanError, PlanOptions, Planned, codes, err, install_params, master_login,
-    worker_login,
+    Builder, PlanError, PlanOptions, Planned, codes, err, install_params, master_login, node_login,
 };
 use crate::secret::{Secret, Secrets};
 use crate::topology::{ClusterVip, Node, Role, Topology};
@@ -296,14 +295,6 @@ fn check_minor(opts: &PlanOptions) -> Result<(), PlanError> {
     }
 }
 
-fn login_of<'p>(params: &'p K8sClusterInstallationParam, n: &Node) -> crate::planner::Login<'p> {
-    if n.role == Role::Master {
-        master_login(params)
-    } else {
-        worker_login(params)
-    }
-}
-
 /// The CNI to apply and its manifest URL; `None`: nothing to apply (k3s's built-in
 /// flannel, or `none`).
 fn cni_choice(opts: &PlanOptions) -> Result<Option<(crate::cluster::Cni, String)>, PlanError> {
@@ -432,7 +423,7 @@ pub(crate) fn install(
 
     // 1: node preparation everywhere.
     for node in c.nodes() {
-        b.add_host(node, &login_of(params, node))?;
+        b.add_host(node, &node_login(params, node))?;
         let mut scripts = vec!["lib.sh", "k8s_node.sh"];
         if is_healed(node) {
             scripts.push("k8s_reset.sh");

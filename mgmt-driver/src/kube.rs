@@ -713,68 +713,13 @@ impl ClusterAccess {
         )
     }
 
-    /// Writes that kubeconfig to `path` with mode 0600 from the start (create with the mode, write to a temp file in the same dir, rename; never world-readable even briefly; refuses to write through a symlink).
+    /// Writes that kubeconfig to `path` with mode 0600 ([`write_private_file`]).
     pub fn write_kubeconfig(
         &self,
         path: &std::path::Path,
         cluster_name: &str,
     ) -> std::io::Result<()> {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        if let Ok(m) = std::fs::symlink_metadata(path) {
-            if m.file_type().is_symlink() {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    format!("{} is a symbolic link: not written", path.display()),
-                ));
-            }
-            if m.is_dir() {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    format!("{} is a directory", path.display()),
-                ));
-            }
-        }
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => std::path::PathBuf::from("."),
-        };
-        let file_name = path
-            .file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .ok_or_else(|| {
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    format!("{} names no file", path.display()),
-                )
-            })?;
-        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let tmp = dir.join(format!(
-            ".{file_name}.{}.{}.{nanos}.tmp",
-            std::process::id(),
-            SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        ));
-        // create_new: O_EXCL, so an existing file or symlink at the temp name is an error.
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        let written = (|| {
-            f.write_all(self.kubeconfig_yaml(cluster_name).as_bytes())?;
-            f.sync_all()?;
-            drop(f);
-            // rename replaces a path, never writes through a link created meanwhile.
-            std::fs::rename(&tmp, path)
-        })();
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        written
+        write_private_file(path, self.kubeconfig_yaml(cluster_name).as_bytes())
     }
 
     /// Tacker's VIM connection info for a Kubernetes VIM: the `vim_connection_info`
@@ -801,6 +746,68 @@ impl ClusterAccess {
             "extra": {},
         })
     }
+}
+
+/// Writes `data` (a credential) to `path` with mode 0600 from the start: created with
+/// that mode as a temporary file in the same directory, then renamed over `path`; never
+/// readable by others, not even briefly; refuses to write through a symbolic link.
+pub fn write_private_file(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Ok(m) = std::fs::symlink_metadata(path) {
+        if m.file_type().is_symlink() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{} is a symbolic link: not written", path.display()),
+            ));
+        }
+        if m.is_dir() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{} is a directory", path.display()),
+            ));
+        }
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let file_name = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{} names no file", path.display()),
+            )
+        })?;
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let tmp = dir.join(format!(
+        ".{file_name}.{}.{}.{nanos}.tmp",
+        std::process::id(),
+        SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    // create_new: O_EXCL, so an existing file or symlink at the temp name is an error.
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    let written = (|| {
+        f.write_all(data)?;
+        f.sync_all()?;
+        drop(f);
+        // rename replaces a path, never writes through a link created meanwhile.
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 /// The Secret holding a ServiceAccount's non-expiring token: `<service_account>-token`.

@@ -829,8 +829,20 @@ impl Session {
                 .to_string();
             named.push((name, f));
         }
+        let names = unique_node_names(
+            &named
+                .iter()
+                .map(|(n, f)| {
+                    let member = f
+                        .member
+                        .clone()
+                        .unwrap_or_else(|| f.server_id.chars().take(8).collect());
+                    (n.clone(), member)
+                })
+                .collect::<Vec<_>>(),
+        );
         let mut nodes = Vec::new();
-        for (name, f) in unique_node_names(named) {
+        for (name, (_, f)) in names.into_iter().zip(named) {
             let host_keys = if opts.pin_host_keys {
                 self.console_host_keys(&nova, &f.server_id).await?
             } else {
@@ -1078,39 +1090,23 @@ fn nested_link(r: &Value) -> Option<String> {
 /// Node names: the Nova server name when it is unique in the VNF; the members of a
 /// scaling group usually share their VDU's name (`masterNode`), so a shared name gets
 /// the group member's resource name appended (`masterNode-a1b2c3d4e5f6`): unique, and
-/// stable across a heal that replaces the server inside the member (else the server id).
-fn unique_node_names<T>(named: Vec<(String, T)>) -> Vec<(String, T)>
-where
-    T: MemberOf,
-{
-    let mut count: BTreeMap<String, usize> = BTreeMap::new();
-    for (n, _) in &named {
-        *count.entry(n.clone()).or_default() += 1;
+/// stable across a heal that replaces the server inside the member. Takes (server name,
+/// member name or server id) pairs; returns the names in the same order.
+fn unique_node_names(named: &[(String, String)]) -> Vec<String> {
+    let mut count: BTreeMap<&str, usize> = BTreeMap::new();
+    for (n, _) in named {
+        *count.entry(n).or_default() += 1;
     }
     named
-        .into_iter()
-        .map(|(n, f)| {
-            if count.get(&n).copied().unwrap_or(0) > 1 {
-                let suffix = f.member_or_id();
-                (format!("{n}-{suffix}"), f)
+        .iter()
+        .map(|(n, member)| {
+            if count.get(n.as_str()).copied().unwrap_or(0) > 1 {
+                format!("{n}-{member}")
             } else {
-                (n, f)
+                n.clone()
             }
         })
         .collect()
-}
-
-/// What disambiguates a node whose server name is shared.
-trait MemberOf {
-    fn member_or_id(&self) -> String;
-}
-
-impl MemberOf for Found {
-    fn member_or_id(&self) -> String {
-        self.member
-            .clone()
-            .unwrap_or_else(|| self.server_id.chars().take(8).collect())
-    }
 }
 
 /// Prefix length of a port's subnet: Heat's `subnets` attribute of the port (the subnet
@@ -1284,23 +1280,14 @@ mod tests {
         assert_eq!(e.code.id, "driver.discovery.request", "{e}");
     }
 
-    impl MemberOf for &str {
-        fn member_or_id(&self) -> String {
-            self.to_string()
-        }
-    }
-
     #[test]
     fn shared_server_names_get_the_member_name() {
-        let named = vec![
-            ("masterNode".to_string(), "m-aaa"),
-            ("masterNode".to_string(), "m-bbb"),
-            ("storage_server".to_string(), "-"),
-        ];
-        let names: Vec<String> = unique_node_names(named)
-            .into_iter()
-            .map(|(n, _)| n)
-            .collect();
+        let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+        let names = unique_node_names(&[
+            pair("masterNode", "m-aaa"),
+            pair("masterNode", "m-bbb"),
+            pair("storage_server", "-"),
+        ]);
         assert_eq!(
             names,
             ["masterNode-m-aaa", "masterNode-m-bbb", "storage_server"]

@@ -167,9 +167,10 @@ impl PackageFiles for vnf_package::archive::Package {
     }
 }
 
-/// Plans `instantiate_end` (this slice: storage server volumes and exports, NFS client on
-/// every master and worker, PersistentVolume registration). The request must already be
-/// validated against the package.
+/// Plans `instantiate_end`: storage server volumes and exports, NFS client on every
+/// master and worker, with [`PlanOptions::install_cluster`] the Kubernetes install
+/// ([`crate::cluster_plan`]), then the PersistentVolume registration. The request must
+/// already be validated against the package.
 pub fn instantiate(
     topology: &Topology,
     request: &InstantiateVnfRequest,
@@ -442,6 +443,15 @@ pub(crate) fn install_params(
         })
 }
 
+/// The login of a master or worker (`master_node` / `worker_node` of the request).
+pub(crate) fn node_login<'p>(params: &'p K8sClusterInstallationParam, node: &Node) -> Login<'p> {
+    if node.role == Role::Master {
+        master_login(params)
+    } else {
+        worker_login(params)
+    }
+}
+
 pub(crate) fn worker_login(params: &K8sClusterInstallationParam) -> Login<'_> {
     Login {
         prefix: "worker_node",
@@ -600,22 +610,7 @@ pub(crate) fn storage_and_pvs(
             .iter()
             .filter(|n| !heal && matches!(n.role, Role::Master | Role::Worker))
         {
-            let login = if node.role == Role::Master {
-                Login {
-                    prefix: "master_node",
-                    username: &params.master_node.username,
-                    password: params.master_node.password.as_deref(),
-                    key: params.master_node.ssh_private_key_path.as_deref(),
-                }
-            } else {
-                Login {
-                    prefix: "worker_node",
-                    username: &params.worker_node.username,
-                    password: params.worker_node.password.as_deref(),
-                    key: params.worker_node.ssh_private_key_path.as_deref(),
-                }
-            };
-            b.add_host(node, &login)?;
+            b.add_host(node, &node_login(params, node))?;
             b.uploads(node, &["lib.sh", "nfs_client.sh"], 1);
             b.script(
                 node,
@@ -638,15 +633,7 @@ pub(crate) fn storage_and_pvs(
                 "pv_registration_params needs a master in the topology".into(),
             )
         })?;
-        b.add_host(
-            master,
-            &Login {
-                prefix: "master_node",
-                username: &params.master_node.username,
-                password: params.master_node.password.as_deref(),
-                key: params.master_node.ssh_private_key_path.as_deref(),
-            },
-        )?;
+        b.add_host(master, &master_login(params))?;
         for pv in &params.pv_registration_params {
             let server = topology
                 .node_with_port(&pv.nfs_server_cp)

@@ -392,36 +392,30 @@ impl Ctx<'_> {
                 object,
                 wait_for_phase,
                 ..
-            } => {
-                let admin = self.read_kubeconfig(conn, kubeconfig, timeout, h, step)?;
+            } => self.kube(conn, kubeconfig, timeout, h, step, |admin| {
                 let wanted = wait_for_phase.as_deref().unwrap_or("");
-                crate::kube::apply_pv(&admin, endpoint.as_deref(), object, name, wanted, timeout)
-                    .map_err(|e| Ok(self.kube_error(e, h, step)))
-            }
+                crate::kube::apply_pv(admin, endpoint.as_deref(), object, name, wanted, timeout)
+            }),
             Action::KubeWaitNodesReady {
                 kubeconfig,
                 endpoint,
                 nodes,
-            } => {
-                let admin = self.read_kubeconfig(conn, kubeconfig, timeout, h, step)?;
-                crate::kube::wait_nodes_ready(&admin, endpoint.as_deref(), nodes, timeout)
-                    .map_err(|e| Ok(self.kube_error(e, h, step)))
-            }
+            } => self.kube(conn, kubeconfig, timeout, h, step, |admin| {
+                crate::kube::wait_nodes_ready(admin, endpoint.as_deref(), nodes, timeout)
+            }),
             Action::KubeDeletePvs {
                 kubeconfig,
                 endpoint,
                 instance,
                 names,
             } => {
-                let admin = self.read_kubeconfig(conn, kubeconfig, timeout, h, step)?;
-                let deleted =
-                    crate::kube::delete_pvs(&admin, endpoint.as_deref(), instance, names, timeout)
-                        .map_err(|e| Ok(self.kube_error(e, h, step)))?;
-                tracing::info!(
-                    host = %h.name,
-                    step = %step.id,
-                    "deleted PersistentVolume(s): {}",
-                    deleted.join(", ")
+                let deleted = self.kube(conn, kubeconfig, timeout, h, step, |admin| {
+                    crate::kube::delete_pvs(admin, endpoint.as_deref(), instance, names, timeout)
+                })?;
+                self.done(
+                    h,
+                    step,
+                    format!("deleted PersistentVolume(s): {}", deleted.join(", ")),
                 );
                 Ok(())
             }
@@ -431,25 +425,27 @@ impl Ctx<'_> {
                 nodes,
                 delete_nodes,
             } => {
-                let admin = self.read_kubeconfig(conn, kubeconfig, timeout, h, step)?;
-                let out = crate::kube::drain_nodes(
-                    &admin,
-                    endpoint.as_deref(),
-                    nodes,
-                    *delete_nodes,
-                    timeout,
-                )
-                .map_err(|e| Ok(self.kube_error(e, h, step)))?;
-                tracing::info!(
-                    host = %h.name,
-                    step = %step.id,
-                    "drained Node(s) {}: evicted [{}], left [{}], deleted [{}], missing [{}], not Ready (not drained) [{}]",
-                    nodes.join(", "),
-                    out.evicted.join(", "),
-                    out.left.join(", "),
-                    out.deleted_nodes.join(", "),
-                    out.missing_nodes.join(", "),
-                    out.not_ready.join(", ")
+                let out = self.kube(conn, kubeconfig, timeout, h, step, |admin| {
+                    crate::kube::drain_nodes(
+                        admin,
+                        endpoint.as_deref(),
+                        nodes,
+                        *delete_nodes,
+                        timeout,
+                    )
+                })?;
+                self.done(
+                    h,
+                    step,
+                    format!(
+                        "drained Node(s) {}: evicted [{}], left [{}], deleted [{}], missing [{}], not Ready (not drained) [{}]",
+                        nodes.join(", "),
+                        out.evicted.join(", "),
+                        out.left.join(", "),
+                        out.deleted_nodes.join(", "),
+                        out.missing_nodes.join(", "),
+                        out.not_ready.join(", ")
+                    ),
                 );
                 Ok(())
             }
@@ -458,16 +454,10 @@ impl Ctx<'_> {
                 endpoint,
                 nodes,
             } => {
-                let admin = self.read_kubeconfig(conn, kubeconfig, timeout, h, step)?;
-                let deleted =
-                    crate::kube::delete_nodes(&admin, endpoint.as_deref(), nodes, timeout)
-                        .map_err(|e| Ok(self.kube_error(e, h, step)))?;
-                tracing::info!(
-                    host = %h.name,
-                    step = %step.id,
-                    "deleted Node(s): {}",
-                    deleted.join(", ")
-                );
+                let deleted = self.kube(conn, kubeconfig, timeout, h, step, |admin| {
+                    crate::kube::delete_nodes(admin, endpoint.as_deref(), nodes, timeout)
+                })?;
+                self.done(h, step, format!("deleted Node(s): {}", deleted.join(", ")));
                 Ok(())
             }
             Action::KubeExportAccess {
@@ -476,15 +466,15 @@ impl Ctx<'_> {
                 namespace,
                 service_account,
             } => {
-                let admin = self.read_kubeconfig(conn, kubeconfig, timeout, h, step)?;
-                let access = crate::kube::export_access(
-                    &admin,
-                    endpoint.as_deref(),
-                    namespace,
-                    service_account,
-                    timeout,
-                )
-                .map_err(|e| Ok(self.kube_error(e, h, step)))?;
+                let access = self.kube(conn, kubeconfig, timeout, h, step, |admin| {
+                    crate::kube::export_access(
+                        admin,
+                        endpoint.as_deref(),
+                        namespace,
+                        service_account,
+                        timeout,
+                    )
+                })?;
                 // Redacted everywhere from now on; later steps may take it on stdin.
                 if let Ok(mut o) = self.outputs.write() {
                     o.insert(ACCESS_TOKEN_SECRET, access.bearer_token.clone());
@@ -500,24 +490,26 @@ impl Ctx<'_> {
                 namespace,
                 service_account,
             } => {
-                let admin = self.read_kubeconfig(conn, kubeconfig, timeout, h, step)?;
-                let deleted = crate::kube::revoke_access(
-                    &admin,
-                    endpoint.as_deref(),
-                    namespace,
-                    service_account,
-                    timeout,
-                )
-                .map_err(|e| Ok(self.kube_error(e, h, step)))?;
-                tracing::info!(
-                    host = %h.name,
-                    step = %step.id,
-                    "revoked cluster access: deleted {}",
-                    if deleted.is_empty() {
-                        "nothing (already gone)".to_string()
-                    } else {
-                        deleted.join(", ")
-                    }
+                let deleted = self.kube(conn, kubeconfig, timeout, h, step, |admin| {
+                    crate::kube::revoke_access(
+                        admin,
+                        endpoint.as_deref(),
+                        namespace,
+                        service_account,
+                        timeout,
+                    )
+                })?;
+                self.done(
+                    h,
+                    step,
+                    format!(
+                        "revoked cluster access: deleted {}",
+                        if deleted.is_empty() {
+                            "nothing (already gone)".to_string()
+                        } else {
+                            deleted.join(", ")
+                        }
+                    ),
                 );
                 Ok(())
             }
@@ -642,6 +634,26 @@ impl Ctx<'_> {
     }
 
     /// The step error for a Kubernetes API failure.
+    /// A Kubernetes action: the admin kubeconfig read from the step's host over SSH, then
+    /// `f` with it; its error mapped to the step's error.
+    fn kube<T>(
+        &self,
+        conn: &Conn,
+        kubeconfig: &str,
+        timeout: Duration,
+        h: &PlanHost,
+        step: &Step,
+        f: impl FnOnce(&str) -> Result<T, crate::kube::KubeError>,
+    ) -> Result<T, Result<ExecError, String>> {
+        let admin = self.read_kubeconfig(conn, kubeconfig, timeout, h, step)?;
+        f(&admin).map_err(|e| Ok(self.kube_error(e, h, step)))
+    }
+
+    /// What a Kubernetes step did, for the log.
+    fn done(&self, h: &PlanHost, step: &Step, what: String) {
+        tracing::info!(host = %h.name, step = %step.id, "{what}");
+    }
+
     fn kube_error(&self, e: crate::kube::KubeError, h: &PlanHost, step: &Step) -> ExecError {
         let (code, message) = match e {
             crate::kube::KubeError::Api(m) => (codes::KUBE_API, m),

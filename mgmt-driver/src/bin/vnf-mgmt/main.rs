@@ -629,16 +629,9 @@ fn write_access(
         )?;
     }
     if let Some(path) = &a.vim_info_out {
-        use std::os::unix::fs::OpenOptionsExt;
         let json = serde_json::to_string_pretty(&access.vim_connection_info(instance))?;
-        let _ = std::fs::remove_file(path);
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
+        mgmt_driver::kube::write_private_file(path, json.as_bytes())
             .map_err(|e| anyhow::anyhow!("cannot write VIM data {}: {e}", path.display()))?;
-        f.write_all(json.as_bytes())?;
         writeln!(
             out,
             "VIM registration data written to {} (mode 0600)",
