@@ -72,18 +72,7 @@ impl Bench {
         )?;
         lab.add_shim(None, delay.path())?;
         // The lab is offline: a Calico-shaped stand-in manifest on the master.
-        let fixture =
-            std::fs::read(repo_root().join("mgmt-driver/tests/fixtures/cni/calico-lab.yaml"))?;
-        let o = lab.exec_input(
-            "m1",
-            &[
-                "sh",
-                "-c",
-                "mkdir -p /var/lib/vnf-lab-fixtures && cat >/var/lib/vnf-lab-fixtures/calico-lab.yaml",
-            ],
-            &fixture,
-        )?;
-        anyhow::ensure!(o.status.success(), "could not put the CNI stand-in on m1");
+        kube_emu::fixture::install_cni_stand_in(&lab, "m1")?;
         let dir = tempfile::tempdir()?;
         let b = Bench {
             lab,
@@ -181,7 +170,7 @@ impl Bench {
                 &parallel.to_string(),
             ])
             .arg("--cni-manifest")
-            .arg("file:///var/lib/vnf-lab-fixtures/calico-lab.yaml")
+            .arg(kube_emu::fixture::CNI_STAND_IN_URL)
             .arg("--known-hosts")
             .arg(self.lab.known_hosts())
             .arg("--state-dir")

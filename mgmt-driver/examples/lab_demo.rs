@@ -142,20 +142,8 @@ fn run() -> anyhow::Result<()> {
     sh(&mut c)?;
 
     // The lab is offline: the pod network comes from a Calico-shaped stand-in file, put
-    // on the master (the hosts do not see every path of this machine).
-    let fixture =
-        std::fs::read(repo_root().join("mgmt-driver/tests/fixtures/cni/calico-lab.yaml"))?;
-    let o = lab.exec_input(
-        "m1",
-        &[
-            "sh",
-            "-c",
-            "mkdir -p /var/lib/vnf-lab-fixtures && cat >/var/lib/vnf-lab-fixtures/calico-lab.yaml",
-        ],
-        &fixture,
-    )?;
-    anyhow::ensure!(o.status.success(), "could not put the CNI stand-in on m1");
-    let cni = "file:///var/lib/vnf-lab-fixtures/calico-lab.yaml";
+    // on the master.
+    let cni = kube_emu::fixture::install_cni_stand_in(&lab, "m1")?;
     let run = |args: &[&str]| {
         let mut c = Command::new(vnf_mgmt());
         c.args(args);

@@ -373,16 +373,7 @@ mod tests {
     use std::collections::BTreeMap;
     use std::path::Path;
 
-    struct Files(BTreeMap<&'static str, &'static str>);
-
-    impl PackageFiles for Files {
-        fn read_text(&self, path: &str) -> Result<String, String> {
-            self.0
-                .get(path)
-                .map(|s| s.to_string())
-                .ok_or_else(|| format!("no file {path}"))
-        }
-    }
+    use crate::planner::tests::Files;
 
     const CA: &str =
         "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ==\n-----END CERTIFICATE-----\n";
@@ -747,32 +738,9 @@ hosts:
     /// `args` and `stdin`; returns (exit code, stdout + stderr). Only for inputs the
     /// script refuses before it touches the host.
     fn refused(name: &str, args: &[&str], stdin: &str) -> (i32, String) {
-        use std::io::Write;
-        use std::process::{Command, Stdio};
-        let dir = tempfile::tempdir().expect("temp dir");
-        for (n, content) in crate::scripts::ALL {
-            std::fs::write(dir.path().join(n), content).expect("write script");
-        }
-        let mut child = Command::new("bash")
-            .arg(dir.path().join(name))
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn bash");
-        if let Some(mut i) = child.stdin.take() {
-            let _ = i.write_all(stdin.as_bytes());
-        }
-        let o = child.wait_with_output().expect("wait bash");
-        (
-            o.status.code().unwrap_or(-1),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&o.stdout),
-                String::from_utf8_lossy(&o.stderr)
-            ),
-        )
+        let dir = crate::scripts::tests::script_dir();
+        let (code, out, err) = crate::scripts::tests::run(&dir, name, args, stdin);
+        (code, format!("{out}{err}"))
     }
 
     #[test]

@@ -338,6 +338,17 @@ fn cni_choice(opts: &PlanOptions) -> Result<Option<(crate::cluster::Cni, String)
             format!("CNI manifest {manifest:?} is not an https:// or file:/// URL"),
         ));
     }
+    // The URL is a script argument: credentials in it would reach argv.
+    let authority = manifest
+        .split_once("://")
+        .map(|(_, rest)| rest.split('/').next().unwrap_or(""))
+        .unwrap_or("");
+    if authority.contains('@') {
+        return Err(err(
+            codes::BAD_CNI,
+            "the CNI manifest URL holds credentials (user@host): they would reach a command line; use a URL without them".into(),
+        ));
+    }
     Ok(Some((cni, manifest)))
 }
 

@@ -37,7 +37,7 @@ pub mod codes {
         NO_CLUSTER_VIP = "driver.plan.no_cluster_vip";
         /// A scale-in targets something other than workers.
         SCALE_IN_NOT_WORKER = "driver.plan.scale_in_not_worker";
-        /// The CNI choice does not fit: Calico, Cilium or none on k3s (which runs its own flannel), Cilium without a manifest, or a manifest URL that is not https:// or file://.
+        /// The CNI choice does not fit: Calico, Cilium or none on k3s (which runs its own flannel), Cilium without a manifest, or a manifest URL that is not https:// or file:// or holds credentials.
         BAD_CNI = "driver.plan.bad_cni";
         /// A master or worker has no cluster address (neither a NIC address nor an IP SSH host) for the cluster install.
         NO_NODE_ADDRESS = "driver.plan.no_node_address";
@@ -854,13 +854,14 @@ fn pv_object(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::plan::Action;
     use std::collections::BTreeMap;
     use std::path::Path;
 
-    struct Files(BTreeMap<&'static str, &'static str>);
+    /// Package files from a map (path → text), for planning tests.
+    pub(crate) struct Files(pub(crate) BTreeMap<&'static str, &'static str>);
 
     impl PackageFiles for Files {
         fn read_text(&self, path: &str) -> Result<String, String> {
@@ -1550,6 +1551,11 @@ hosts:
             with(
                 Some(Cni::Calico),
                 Some("https://m/c.yaml;rm -rf /"),
+                ClusterRuntime::Kubeadm,
+            ),
+            with(
+                Some(Cni::Calico),
+                Some("https://user:pw@mirror/calico.yaml"),
                 ClusterRuntime::Kubeadm,
             ),
         ] {

@@ -54,13 +54,13 @@ pub fn remote_path(name: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::io::Write;
     use std::process::{Command, Stdio};
 
     /// Writes every embedded script into a fresh directory (so `lib.sh` sits next to them).
-    fn script_dir() -> tempfile::TempDir {
+    pub(crate) fn script_dir() -> tempfile::TempDir {
         let dir = tempfile::tempdir().expect("temp dir");
         for (name, content) in ALL {
             std::fs::write(dir.path().join(name), content).expect("write script");
@@ -69,7 +69,7 @@ mod tests {
     }
 
     /// Runs `bash SCRIPT ARGS` with `stdin`; returns (exit code, stdout, stderr).
-    fn run(
+    pub(crate) fn run(
         dir: &tempfile::TempDir,
         name: &str,
         args: &[&str],

@@ -129,7 +129,7 @@ def test_tacker_v1_cluster_install_scale_in_with_a_pdb_and_terminate(
     events: List[Dict[str, Any]] = []
     # Calico's pinned manifest is not reachable offline: the stand-in the Rust lab uses,
     # put on the master (the lab hosts do not see every path of this machine).
-    calico = (REPO / "mgmt-driver/tests/fixtures/cni/calico-lab.yaml").read_bytes()
+    calico = (REPO / "tests/kube-emu/fixtures/calico-lab.yaml").read_bytes()
     subprocess.run([vnf_lab(), "exec", "--lab", lab.id, "m1", "sh", "-c",
                     "mkdir -p /var/lib/vnf-lab-fixtures && "
                     "cat >/var/lib/vnf-lab-fixtures/calico-lab.yaml"],

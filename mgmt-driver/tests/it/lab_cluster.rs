@@ -15,29 +15,6 @@ use vnf_lab::{HostSpec, Lab, LabSpec};
 const PASSWORD: &str = "Sentinel-Pw-2b8d";
 const INSTANCE: &str = "vnf-cluster-1";
 
-/// Where the lab's masters find the CNI stand-in (see [`put_cni_manifest`]).
-pub(crate) const CNI_MANIFEST_URL: &str = "file:///var/lib/vnf-lab-fixtures/calico-lab.yaml";
-
-/// Puts the Calico-shaped stand-in manifest (`mgmt-driver/tests/fixtures/cni`) on a lab
-/// host at [`CNI_MANIFEST_URL`]: the lab is offline, and the hosts do not see every path
-/// of this machine (a private /tmp, for one).
-pub(crate) fn put_cni_manifest(lab: &Lab, host: &str) {
-    let text = std::fs::read(repo_root().join("mgmt-driver/tests/fixtures/cni/calico-lab.yaml"))
-        .expect("CNI fixture");
-    let o = lab
-        .exec_input(
-            host,
-            &[
-                "sh",
-                "-c",
-                "mkdir -p /var/lib/vnf-lab-fixtures && cat >/var/lib/vnf-lab-fixtures/calico-lab.yaml",
-            ],
-            &text,
-        )
-        .expect("write the CNI fixture");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-}
-
 /// A lab with a storage server `s1`, masters and workers, the shims, and the inputs.
 struct Cluster {
     lab: Lab,
@@ -74,7 +51,7 @@ impl Cluster {
             _shims: shims,
         };
         for m in &c.masters {
-            put_cni_manifest(&c.lab, m);
+            kube_emu::fixture::install_cni_stand_in(&c.lab, m).expect("CNI stand-in");
         }
         c.write_inventory();
         c.write_request();
@@ -174,7 +151,8 @@ impl Cluster {
             .arg(self.path("events.jsonl"));
         if self.runtime == "kubeadm" {
             // Calico's pinned manifest is not reachable offline: the stand-in file.
-            c.arg("--cni-manifest").arg(CNI_MANIFEST_URL);
+            c.arg("--cni-manifest")
+                .arg(kube_emu::fixture::CNI_STAND_IN_URL);
         }
         c
     }

@@ -92,7 +92,7 @@ impl Setup {
             .host("w1");
         let lab = Lab::up(spec.build()).expect("lab up");
         let shims = kube_emu::fixture::install_shims(&lab).expect("kubeadm shim");
-        crate::lab_cluster::put_cni_manifest(&lab, "m1");
+        kube_emu::fixture::install_cni_stand_in(&lab, "m1").expect("CNI stand-in");
         let dir = tempfile::tempdir().expect("tempdir");
         // The sample package with the registry's CA in Files/.
         let pkg = dir.path().join("pkg");
@@ -214,7 +214,7 @@ impl Setup {
             ]);
         if self.runtime == "kubeadm" {
             c.arg("--cni-manifest")
-                .arg(crate::lab_cluster::CNI_MANIFEST_URL);
+                .arg(kube_emu::fixture::CNI_STAND_IN_URL);
         }
         c.arg("--known-hosts")
             .arg(self.lab.known_hosts())

@@ -59,7 +59,7 @@ fn instantiate(yaml: &Path, request: &Path, stack: &str, dir: &Path) -> std::pro
             "--install-cluster",
         ])
         .arg("--cni-manifest")
-        .arg(crate::lab_cluster::CNI_MANIFEST_URL)
+        .arg(kube_emu::fixture::CNI_STAND_IN_URL)
         .arg("--state-dir")
         .arg(dir.join("state"))
         .arg("--kubeconfig-out")
@@ -148,7 +148,7 @@ fn simple_flavour_from_the_generated_hot_gets_a_cluster_and_its_pvs() {
         .collect();
     assert_eq!(members.len(), 2, "{t:#?}");
     for m in lab_host(&cloud, &t, Role::Master) {
-        crate::lab_cluster::put_cni_manifest(cloud.lab(), &m);
+        kube_emu::fixture::install_cni_stand_in(cloud.lab(), &m).expect("CNI stand-in");
     }
     let o = instantiate(
         &dir.path().join("clouds.yaml"),
@@ -210,7 +210,7 @@ fn complex_flavour_from_the_generated_hot_serves_the_api_through_the_vip() {
         .expect("the vip_CP port with its subnet")
         .address;
     for m in lab_host(&cloud, &t, Role::Master) {
-        crate::lab_cluster::put_cni_manifest(cloud.lab(), &m);
+        kube_emu::fixture::install_cni_stand_in(cloud.lab(), &m).expect("CNI stand-in");
     }
     let o = instantiate(
         &dir.path().join("clouds.yaml"),

@@ -69,6 +69,39 @@ pub fn fail_next(lab: &Lab, host: &str, verb: &str) -> Result<()> {
     Ok(())
 }
 
+/// A Calico-shaped stand-in for Calico's manifest (the lab is offline and the emulator
+/// serves no CRDs): the `calico-node` DaemonSet with Calico's commented pool lines.
+pub const CNI_STAND_IN: &[u8] = include_bytes!("../fixtures/calico-lab.yaml");
+
+/// Where [`install_cni_stand_in`] puts it on a host, as a `--cni-manifest` URL.
+pub const CNI_STAND_IN_URL: &str = "file:///var/lib/vnf-lab-fixtures/calico-lab.yaml";
+
+/// Puts [`CNI_STAND_IN`] on a lab host at [`CNI_STAND_IN_URL`] (the hosts do not see
+/// every path of this machine: each has a private /tmp, where a checkout may live).
+pub fn install_cni_stand_in(lab: &Lab, host: &str) -> Result<&'static str> {
+    let path = CNI_STAND_IN_URL.trim_start_matches("file://");
+    let o = lab
+        .exec_input(
+            host,
+            &[
+                "sh",
+                "-c",
+                "mkdir -p \"${1%/*}\" && cat >\"$1\"",
+                "put",
+                path,
+            ],
+            CNI_STAND_IN,
+        )
+        .map_err(|e| anyhow!("{e}"))?;
+    if !o.status.success() {
+        bail!(
+            "{host}: writing {path} failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    Ok(CNI_STAND_IN_URL)
+}
+
 fn exec(lab: &Lab, host: &str, argv: &[&str]) -> Result<String> {
     let o = lab.exec(host, argv).map_err(|e| anyhow!("{e}"))?;
     let text = format!(
