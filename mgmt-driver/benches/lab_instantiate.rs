@@ -19,26 +19,11 @@ use std::time::Instant;
 
 use vnf_lab::{Lab, LabSpec};
 
+mod common;
+use common::{is_root, repo_root};
+
 const VOL: &str = "0b7e8e4c-3f0f-4c43-9d8e-2c0f6f1f0a11";
 const PASSWORD: &str = "Bench-Pw-51c0e2";
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|v| v.split_whitespace().next().map(|u| u == "0"))
-        })
-        .unwrap_or(false)
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from(".."))
-}
 
 /// `Accepted …` lines in each host's sshd log.
 fn accepted(lab: &Lab) -> BTreeMap<String, usize> {
@@ -115,25 +100,7 @@ impl Bench {
     }
 
     fn write_request(&self) -> anyhow::Result<()> {
-        let text = std::fs::read_to_string(
-            repo_root().join("samples/requests/instantiate_simple_pv.json"),
-        )?;
-        let mut r: serde_json::Value = serde_json::from_str(&text)?;
-        let (net, len) = self.lab.subnet();
-        let p = &mut r["additionalParams"]["k8s_cluster_installation_param"];
-        for k in ["master_node", "worker_node", "storage_server"] {
-            p[k]["password"] = PASSWORD.into();
-        }
-        if let Some(o) = p.as_object_mut() {
-            o.remove("proxy");
-        }
-        if let Some(a) = p["storage_server"]["nfs_server_setup_params"].as_array_mut() {
-            for e in a {
-                e["export_to"] = format!("{net}/{len}").into();
-            }
-        }
-        std::fs::write(self.path("request.json"), serde_json::to_vec_pretty(&r)?)?;
-        Ok(())
+        common::write_lab_request(&self.lab, PASSWORD, &self.path("request.json"))
     }
 
     /// One instantiate; returns (seconds, events file).
